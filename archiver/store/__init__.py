@@ -1,0 +1,1 @@
+"""Persistence: tables, engine factory and the queries over them."""
