@@ -94,7 +94,11 @@ def open_database(url: str) -> Engine:
                 f"{head_revision()}. Run `archiver db upgrade` (back up the database first)."
             )
     except sa.exc.OperationalError as exc:
+        engine.dispose()
         raise StoreError(f"Cannot open the database: {exc.orig}") from exc
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
