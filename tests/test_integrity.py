@@ -8,19 +8,20 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import T0, ArchiveBuilder, SampleArchive
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from archiver import integrity
 from archiver.store import models
+from tests.fixtures.archive import T0, ArchiveBuilder, SampleArchive
 
 
 def test_untouched_archive_verifies(session: Session, sample: SampleArchive) -> None:
     report = integrity.verify(session)
     assert report.ok, report.problems
     assert report.captures_checked == 7
-    assert report.bodies_checked == 6  # the article body is stored once for two captures
+    # Six pages (the article body stored once for two captures) and the empty redirect body.
+    assert report.bodies_checked == 7
     last = session.scalars(sa.select(models.Capture).order_by(models.Capture.id.desc())).first()
     assert last is not None and report.head == last.chain_hash
 

@@ -6,11 +6,11 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from conftest import ARTICLE_URL, PASSAGE, QUOTE, ArchiveBuilder, SampleArchive
 from sqlalchemy.orm import Session
 
 from archiver import provenance as prov
 from archiver.provenance import ProvenanceError, provenance, provenance_of_url
+from tests.fixtures.archive import ARTICLE_URL, PASSAGE, QUOTE, ArchiveBuilder, SampleArchive
 
 
 def test_article_is_origin_copy_and_quote_follow(session: Session, sample: SampleArchive) -> None:

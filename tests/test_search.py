@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from conftest import SampleArchive
 from sqlalchemy.orm import Session
 
 from archiver.search import SearchError, fts5_query, search
+from tests.fixtures.archive import SampleArchive
 
 
 def ids(hits: list) -> set[int]:  # type: ignore[type-arg]
