@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,7 +19,11 @@ from sqlalchemy.orm import Session
 from archiver.errors import ArchiverError
 from archiver.store import models
 
-Order = Literal["best", "newest"]
+
+class Order(StrEnum):
+    BEST = "best"
+    NEWEST = "newest"
+
 
 # Must repeat migration 0002's index expression exactly, or PostgreSQL will not use the index.
 _PG_DOCUMENT = "to_tsvector('simple', coalesce(c.title, '') || ' ' || coalesce(c.text, ''))"
@@ -122,12 +127,14 @@ def search(
     since: datetime | None = None,
     until: datetime | None = None,
     status: str | None = None,
-    order: Order = "best",
+    order: Order | str = Order.BEST,
     limit: int = 20,
 ) -> list[SearchHit]:
     """Captures whose title or text contain every word of `query`, best match or newest first."""
-    if order not in ("best", "newest"):
-        raise SearchError(f"Unknown search order {order!r}: use 'best' or 'newest'.")
+    try:
+        order = Order(order)
+    except ValueError:
+        raise SearchError(f"Unknown search order {order!r}: use 'best' or 'newest'.") from None
     if limit < 1:
         return []
     dialect = session.get_bind().dialect.name
@@ -193,7 +200,7 @@ def _typed(sql: str) -> sa.TextualSelect:
 
 def _sqlite_statement(clauses: list[str], order: Order) -> sa.TextualSelect:
     where = " AND ".join(["capture_fts MATCH :match", *clauses])
-    order_by = "capture_fts.rank" if order == "best" else "c.captured_at DESC, c.id DESC"
+    order_by = "capture_fts.rank" if order == Order.BEST else "c.captured_at DESC, c.id DESC"
     return _typed(
         "SELECT c.id, c.url, c.title, c.captured_at, c.published_at,"
         f" snippet(capture_fts, -1, '[', ']', '…', {_SNIPPET_WORDS}) AS snippet"
@@ -204,7 +211,7 @@ def _sqlite_statement(clauses: list[str], order: Order) -> sa.TextualSelect:
 
 def _postgres_statement(clauses: list[str], order: Order) -> sa.TextualSelect:
     where = " AND ".join([f"{_PG_DOCUMENT} @@ q.query", *clauses])
-    if order == "best":
+    if order == Order.BEST:
         rank, outer = f"ts_rank_cd({_PG_DOCUMENT}, q.query)", "hits.rank DESC, c.id DESC"
     else:
         rank, outer = "0", "c.captured_at DESC, c.id DESC"

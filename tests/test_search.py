@@ -8,11 +8,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from archiver.search import SearchError, fts5_query, search
+from archiver.search import SearchError, SearchHit, fts5_query, search
 from tests.fixtures.archive import SampleArchive
 
 
-def ids(hits: list) -> set[int]:  # type: ignore[type-arg]
+def ids(hits: list[SearchHit]) -> set[int]:
     return {hit.capture_id for hit in hits}
 
 
@@ -90,7 +90,7 @@ def test_empty_query_finds_nothing(session: Session, sample: SampleArchive) -> N
 
 def test_unknown_order_is_refused(session: Session, sample: SampleArchive) -> None:
     with pytest.raises(SearchError, match="best"):
-        search(session, "reservoir", order="oldest")  # type: ignore[arg-type]
+        search(session, "reservoir", order="oldest")
 
 
 def test_index_follows_updates_and_deletes(session: Session, sample: SampleArchive) -> None:
