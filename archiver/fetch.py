@@ -298,7 +298,10 @@ class _GuardedBackend(httpcore.NetworkBackend):
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
-            raise NetworkError(f"Cannot resolve host {host}: {exc}") from None
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise NetworkError(
+                f"Cannot resolve host {host} ({reason}): check the address and your network/DNS"
+            ) from None
         addresses: list[str] = []
         for info in infos:
             address = str(info[4][0])
