@@ -43,7 +43,9 @@ def _extract(tree: object, url: str, warnings: list[str]) -> Page:
     assert isinstance(tree, HtmlElement)
     meta = read_metadata(tree, url, warnings)
     base = base_url(tree, url)
-    text = main_text(tree, url or None, meta.article_body, warnings)
+    text = main_text(
+        tree, url or None, title=meta.title, article_body=meta.article_body, warnings=warnings
+    )
     blocks = content_blocks(tree, text or "")
     return Page(
         title=meta.title,

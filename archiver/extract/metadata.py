@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+from warnings import catch_warnings, simplefilter
 
 from dateutil import parser as dateparser
 from lxml.html import HtmlElement
@@ -99,7 +100,10 @@ def parse_datetime(value: object) -> datetime | None:
         parsed = dateparser.isoparse(text)
     except (ValueError, OverflowError):
         try:
-            parsed = dateparser.parse(text, fuzzy=False)
+            with catch_warnings():
+                # Unknown zone names ("IST") are ambiguous; the time is then read as UTC.
+                simplefilter("ignore", dateparser.UnknownTimezoneWarning)
+                parsed = dateparser.parse(text, fuzzy=False)
         except (ValueError, OverflowError, TypeError, dateparser.ParserError):
             return None
     if parsed is None or not 1990 <= parsed.year <= 2100:
@@ -172,7 +176,7 @@ def _repair_json(raw: str) -> str:
 
 
 def read_jsonld(tree: HtmlElement, warnings: list[str]) -> list[Any]:
-    """Every `application/ld+json` block, parsed (repaired if need be), else skipped with a warning."""
+    """Every `application/ld+json` block, parsed or repaired, else skipped with a warning."""
     blocks: list[Any] = []
     scripts = tree.xpath(
         '//script[translate(@type, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")'
