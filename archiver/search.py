@@ -1,7 +1,8 @@
 """Full-text search over captured titles and texts: SQLite FTS5 or PostgreSQL text search.
 
-The indexes are created by migration 0002 (`capture_fts` with triggers on SQLite, the GIN
-expression index `ix_search_captures_fts` on PostgreSQL). User text is always quoted, so
+The indexes are created by migration 0002: `capture_fts`, kept by triggers, is an FTS5 table on
+SQLite and a table of stored tsvectors under the GIN index `ix_search_captures_fts` on
+PostgreSQL. User text is always quoted, so
 FTS syntax characters in a query are searched for, never interpreted.
 """
 
@@ -25,8 +26,6 @@ class Order(StrEnum):
     NEWEST = "newest"
 
 
-# Must repeat migration 0002's index expression exactly, or PostgreSQL will not use the index.
-_PG_DOCUMENT = "to_tsvector('simple', coalesce(c.title, '') || ' ' || coalesce(c.text, ''))"
 _SNIPPET_WORDS = 16
 _C = models.Capture.__table__.c
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -210,15 +209,16 @@ def _sqlite_statement(clauses: list[str], order: Order) -> sa.TextualSelect:
 
 
 def _postgres_statement(clauses: list[str], order: Order) -> sa.TextualSelect:
-    where = " AND ".join([f"{_PG_DOCUMENT} @@ q.query", *clauses])
+    where = " AND ".join(["f.document @@ q.query", *clauses])
     if order == Order.BEST:
-        rank, outer = f"ts_rank_cd({_PG_DOCUMENT}, q.query)", "hits.rank DESC, c.id DESC"
+        rank, outer = "ts_rank_cd(f.document, q.query)", "hits.rank DESC, c.id DESC"
     else:
         rank, outer = "0", "c.captured_at DESC, c.id DESC"
     # Headlines are costly: make them only for the rows that survive the LIMIT.
     return _typed(
         "WITH q AS (SELECT plainto_tsquery('simple', :query) AS query),"
-        f" hits AS (SELECT c.id, {rank} AS rank FROM captures AS c, q"
+        f" hits AS (SELECT c.id, {rank} AS rank"
+        " FROM capture_fts AS f JOIN captures AS c ON c.id = f.capture_id CROSS JOIN q"
         f" WHERE {where} ORDER BY {outer.replace('hits.', '')} LIMIT :limit)"
         " SELECT c.id, c.url, c.title, c.captured_at, c.published_at,"
         " ts_headline('simple', coalesce(c.text, c.title, ''), q.query,"

@@ -140,3 +140,16 @@ def test_concurrent_writers_keep_one_chain(postgres_engine: Engine) -> None:
         report = integrity.verify(session)
     assert report.captures_checked == 60
     assert report.ok, report.problems
+
+
+def test_search_and_shingle_indexes_downgrade_and_upgrade(engine: Engine) -> None:
+    from alembic import command
+
+    from archiver.store.db import alembic_config
+
+    config = alembic_config(engine)
+    command.downgrade(config, "0001")
+    tables = set(sa.inspect(engine).get_table_names())
+    assert "shingles" not in tables and "capture_fts" not in tables
+    command.upgrade(config, "head")
+    assert {"shingles", "capture_fts"} <= set(sa.inspect(engine).get_table_names())

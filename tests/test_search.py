@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from archiver.search import SearchError, SearchHit, fts5_query, search
-from tests.fixtures.archive import SampleArchive
+from tests.fixtures.archive import ArchiveBuilder, SampleArchive
 
 
 def ids(hits: list[SearchHit]) -> set[int]:
@@ -107,3 +107,14 @@ def test_index_follows_updates_and_deletes(session: Session, sample: SampleArchi
 
 def test_fts5_query_quotes_each_word() -> None:
     assert fts5_query('say "hi" OR bye*') == '"say" "hi" "OR" "bye"'
+
+
+def test_text_too_big_for_one_index_entry_is_still_stored(
+    session: Session, builder: ArchiveBuilder
+) -> None:
+    # PostgreSQL refuses tsvectors over 1 MB; the capture must be kept and its start indexed.
+    text = " ".join(f"w{i}" for i in range(150_000))
+    capture = builder.capture("https://huge.example/", text=text)
+    session.commit()
+    assert ids(search(session, "w12")) == {capture.id}
+    assert session.get(type(capture), capture.id) is not None
