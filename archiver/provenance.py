@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from archiver.errors import ArchiverError
 from archiver.model import utc_iso
-from archiver.search import search
+from archiver.search import matching_ids
 from archiver.store import models
 
 SHINGLE_WORDS = 5
@@ -231,7 +231,7 @@ def provenance(
             session, winnow([shingle_hash(s) for s in shingles(tokens)]), min_coverage
         )
     else:
-        candidates = [hit.capture_id for hit in search(session, passage, limit=MAX_CANDIDATES)]
+        candidates = matching_ids(session, passage, limit=MAX_CANDIDATES)
     matches = _measure(session, candidates, wanted, min_coverage)
     ranked = _rank(matches)
     return ProvenanceResult(

@@ -226,3 +226,27 @@ def _postgres_statement(clauses: list[str], order: Order) -> sa.TextualSelect:
         " FragmentDelimiter=…') AS snippet"
         f" FROM hits JOIN captures AS c ON c.id = hits.id CROSS JOIN q ORDER BY {outer}"
     )
+
+
+def matching_ids(session: Session, query: str, *, limit: int) -> list[int]:
+    """Ids of captures containing every word of `query`, newest first, without snippets."""
+    words = _WORD.findall(query)
+    if not words or limit < 1:
+        return []
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        statement = sa.text(
+            "SELECT rowid FROM capture_fts WHERE capture_fts MATCH :match"
+            " ORDER BY rowid DESC LIMIT :limit"
+        )
+        params: dict[str, Any] = {"match": fts5_query(query), "limit": limit}
+    elif dialect == "postgresql":
+        statement = sa.text(
+            "SELECT capture_id FROM capture_fts"
+            " WHERE document @@ plainto_tsquery('simple', :query)"
+            " ORDER BY capture_id DESC LIMIT :limit"
+        )
+        params = {"query": " ".join(words), "limit": limit}
+    else:
+        raise SearchError(f"Search is not available on {dialect}; use SQLite or PostgreSQL.")
+    return list(session.execute(statement, params).scalars())

@@ -139,6 +139,27 @@ def documents(n: int, seed: int) -> Iterator[dict[str, Any]]:
                 )
 
 
+def exchange_rows(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Redirect hops (t.co → final URL) and the final response, as show looks them up."""
+    chain = [row["url"], row["final_url"]] if row["url"] != row["final_url"] else [row["url"]]
+    return [
+        {
+            "capture_id": row["id"],
+            "seq": seq,
+            "role": "redirect" if seq < len(chain) - 1 else "response",
+            "method": "GET",
+            "url": url,
+            "request_headers": [["User-Agent", "archiver-bench"]],
+            "started_at": row["captured_at"],
+            "status": 301 if seq < len(chain) - 1 else 200,
+            "response_headers": [["Content-Type", "text/html"]],
+            "redirect_location": chain[seq + 1] if seq < len(chain) - 1 else None,
+            "truncated": False,
+        }
+        for seq, url in enumerate(chain)
+    ]
+
+
 def fill(engine: Engine, n: int, seed: int, progress: Callable[[str], None]) -> Corpus:
     rng = random.Random(seed + 1)
     urls: list[str] = []
@@ -146,6 +167,7 @@ def fill(engine: Engine, n: int, seed: int, progress: Callable[[str], None]) -> 
     terms: set[str] = set()
     captures = models.Capture.__table__
     shingles = models.Shingle.__table__
+    exchanges = models.Exchange.__table__
     batch: list[dict[str, Any]] = []
     started = time.perf_counter()
 
@@ -153,10 +175,13 @@ def fill(engine: Engine, n: int, seed: int, progress: Callable[[str], None]) -> 
         if not batch:
             return
         rows = []
+        hops = []
         for row in batch:
             rows.extend({"hash": h, "capture_id": row["id"]} for h in fingerprints(row["text"]))
+            hops.extend(exchange_rows(row))
         with engine.begin() as conn:
             conn.execute(sa.insert(captures), batch)
+            conn.execute(sa.insert(exchanges), hops)
             conn.execute(sa.insert(shingles), rows)
         batch.clear()
 
