@@ -27,6 +27,8 @@ class Order(StrEnum):
 
 
 _SNIPPET_WORDS = 16
+#: Matches ranked per query, newest first: bounds the cost of a query made of common words.
+RANK_WINDOW = 2000
 _C = models.Capture.__table__.c
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -148,6 +150,7 @@ def search(
         dialect=dialect,
     )
     params["limit"] = limit
+    params["window"] = RANK_WINDOW - 1
     if dialect == "sqlite":
         match = fts5_query(query)
         if not match:
@@ -199,32 +202,61 @@ def _typed(sql: str) -> sa.TextualSelect:
 
 def _sqlite_statement(clauses: list[str], order: Order) -> sa.TextualSelect:
     where = " AND ".join(["capture_fts MATCH :match", *clauses])
-    order_by = "capture_fts.rank" if order == Order.BEST else "c.captured_at DESC, c.id DESC"
+    # Reading a captures row costs more than an FTS5 match: join it only when a filter or the
+    # order needs it, and always drive the join from the FTS5 side.
+    source = "capture_fts"
+    if clauses or order == Order.NEWEST:
+        source = "capture_fts CROSS JOIN captures AS c ON c.id = capture_fts.rowid"
+    if order == Order.BEST:
+        keys, order_by = "capture_fts.rank", "top.k1, top.id DESC"
+    else:
+        keys, order_by = "c.captured_at", "top.k1 DESC, top.id DESC"
+    # bm25 costs microseconds per matching row: rank only the newest RANK_WINDOW matches (FTS5
+    # applies the rowid bound while walking its index). Snippets are made in a second pass for
+    # the rows kept, as SQLite would otherwise compute them for every row before sorting.
+    floor = (
+        f"SELECT capture_fts.rowid FROM {source} WHERE {where}"
+        " ORDER BY capture_fts.rowid DESC LIMIT 1 OFFSET :window"
+    )
     return _typed(
-        "SELECT c.id, c.url, c.title, c.captured_at, c.published_at,"
+        f"WITH top AS (SELECT capture_fts.rowid AS id, {keys} AS k1 FROM {source}"
+        f" WHERE {where} AND capture_fts.rowid >= coalesce(({floor}), 0)"
+        f" ORDER BY {order_by.replace('top.', '').replace('id DESC', 'capture_fts.rowid DESC')}"
+        " LIMIT :limit)"
+        " SELECT c.id, c.url, c.title, c.captured_at, c.published_at,"
         f" snippet(capture_fts, -1, '[', ']', '…', {_SNIPPET_WORDS}) AS snippet"
-        " FROM capture_fts JOIN captures AS c ON c.id = capture_fts.rowid"
-        f" WHERE {where} ORDER BY {order_by} LIMIT :limit"
+        " FROM top CROSS JOIN capture_fts ON capture_fts.rowid = top.id"
+        " CROSS JOIN captures AS c ON c.id = top.id"
+        f" WHERE capture_fts MATCH :match ORDER BY {order_by}"
     )
 
 
 def _postgres_statement(clauses: list[str], order: Order) -> sa.TextualSelect:
     where = " AND ".join(["f.document @@ q.query", *clauses])
+    source = "capture_fts AS f CROSS JOIN q"
+    if clauses or order == Order.NEWEST:
+        source = "capture_fts AS f JOIN captures AS c ON c.id = f.capture_id CROSS JOIN q"
     if order == Order.BEST:
-        rank, outer = "ts_rank_cd(f.document, q.query)", "hits.rank DESC, c.id DESC"
+        keys, order_by = "ts_rank_cd(f.document, q.query)", "top.k1 DESC, top.id DESC"
     else:
-        rank, outer = "0", "c.captured_at DESC, c.id DESC"
-    # Headlines are costly: make them only for the rows that survive the LIMIT.
+        keys, order_by = "c.captured_at", "top.k1 DESC, top.id DESC"
+    # Ranking reads every matching row's vector: rank only the newest RANK_WINDOW matches, and
+    # make headlines (costly too) only for the rows that survive the LIMIT.
+    floor = (
+        f"SELECT f.capture_id FROM {source} WHERE {where}"
+        " ORDER BY f.capture_id DESC OFFSET :window LIMIT 1"
+    )
     return _typed(
         "WITH q AS (SELECT plainto_tsquery('simple', :query) AS query),"
-        f" hits AS (SELECT c.id, {rank} AS rank"
-        " FROM capture_fts AS f JOIN captures AS c ON c.id = f.capture_id CROSS JOIN q"
-        f" WHERE {where} ORDER BY {outer.replace('hits.', '')} LIMIT :limit)"
+        f" top AS (SELECT f.capture_id AS id, {keys} AS k1 FROM {source}"
+        f" WHERE {where} AND f.capture_id >= coalesce(({floor}), 0)"
+        f" ORDER BY {order_by.replace('top.id', 'f.capture_id').replace('top.', '')}"
+        " LIMIT :limit)"
         " SELECT c.id, c.url, c.title, c.captured_at, c.published_at,"
         " ts_headline('simple', coalesce(c.text, c.title, ''), q.query,"
         " 'StartSel=[, StopSel=], MaxWords=24, MinWords=8, MaxFragments=1,"
         " FragmentDelimiter=…') AS snippet"
-        f" FROM hits JOIN captures AS c ON c.id = hits.id CROSS JOIN q ORDER BY {outer}"
+        f" FROM top JOIN captures AS c ON c.id = top.id CROSS JOIN q ORDER BY {order_by}"
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from archiver import search as search_module
 from archiver.search import SearchError, SearchHit, fts5_query, search
 from tests.fixtures.archive import ArchiveBuilder, SampleArchive
 
@@ -118,3 +119,18 @@ def test_text_too_big_for_one_index_entry_is_still_stored(
     session.commit()
     assert ids(search(session, "w12")) == {capture.id}
     assert session.get(type(capture), capture.id) is not None
+
+
+@pytest.mark.parametrize("order", ["best", "newest"])
+def test_common_words_rank_the_newest_matches_after_filtering(
+    session: Session, sample: SampleArchive, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 2)
+    assert ids(search(session, "reservoir", order=order)) == {
+        sample.quote.id,
+        sample.paraphrase.id,
+    }
+    assert ids(search(session, "reservoir", site="news.example.org", order=order)) == {
+        sample.article.id,
+        sample.article_again.id,
+    }
