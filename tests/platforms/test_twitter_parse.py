@@ -531,6 +531,7 @@ def test_fxtwitter_non_posts_are_parse_errors(data: dict[str, Any], message: str
         ("Wed Oct 10 22:19:24 +0200 2018", datetime(2018, 10, 10, 20, 19, 24, tzinfo=UTC)),
         ("Wed Oct 10 15:19:24 -0500 2018", datetime(2018, 10, 10, 20, 19, 24, tzinfo=UTC)),
         ("Sun Feb 30 18:45:00 +0000 2026", None),
+        ("Fri Dec 31 23:59:59 -0100 9999", None),
         ("Sun Foo 08 18:45:00 +0000 2026", None),
         ("yesterday", None),
         ("", None),
@@ -539,3 +540,16 @@ def test_fxtwitter_non_posts_are_parse_errors(data: dict[str, Any], message: str
 )
 def test_parse_time_accepts_both_forms(text: object, expected: datetime | None) -> None:
     assert parse_time(text) == expected
+
+
+@pytest.mark.parametrize("value", [float("inf"), 1e300, -1e300, True, "1759064174"])
+def test_fxtwitter_out_of_range_numbers_are_ignored(value: object) -> None:
+    data = load("api.fxtwitter.com_amXFreeze_1972284213232861204.json")
+    data["tweet"]["created_at"] = None
+    data["tweet"]["created_timestamp"] = value
+    data["tweet"]["media"] = {
+        "videos": [{"url": "https://video.twimg.com/v.mp4", "duration": value}]
+    }
+    post = parse_fxtwitter(data)
+    assert post.created_at is None
+    assert post.media[0].duration_ms is None

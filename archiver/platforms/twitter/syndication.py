@@ -58,8 +58,8 @@ def _syndication_text(data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
         )
     entities = as_dict(data.get("entities"))
     spans: list[tuple[int, int, str]] = []
-    for entity in as_list(entities.get("urls")):
-        where = _locate(text, as_dict(entity))
+    for entity in map(as_dict, as_list(entities.get("urls"))):
+        where = _locate(text, entity)
         if where is not None:
             expanded = as_str(entity.get("expanded_url")) or text[where[0] : where[1]]
             spans.append((*where, expanded))
