@@ -149,19 +149,28 @@ def parse_fxtwitter(data: Mapping[str, Any]) -> Post:
     text, links = _fx_text(status)
     created_at = parse_time(status.get("created_at")) or _epoch(status.get("created_timestamp"))
     embedded: list[Post] = []
+    problems: list[str] = []
     quote_of = None
     quote = as_dict(status.get("quote"))
     if quote.get("type") == "tombstone":
         quote_of = as_str(quote.get("url"))
     elif quote:
-        quoted = parse_fxtwitter(quote)
-        quote_of = quoted.url
-        embedded.append(quoted)
+        try:
+            quoted = parse_fxtwitter(quote)
+        except ParseError as exc:
+            # A quote we cannot read is noted; the post that quotes it still stands.
+            problems.append(f"quoted post: {exc}")
+            quote_of = as_str(quote.get("url"))
+        else:
+            quote_of = quoted.url
+            embedded.append(quoted)
     replying = status.get("replying_to")
     if isinstance(replying, dict):
         reply_handle, reply_id = as_str(replying.get("screen_name")), as_str(replying.get("status"))
     else:  # v1: `replying_to` is the handle and `replying_to_status` the ID
         reply_handle, reply_id = as_str(replying), as_str(status.get("replying_to_status"))
+    if reply_id is not None and not reply_id.isdigit():
+        reply_id = None
     extra: dict[str, Any] = pick(
         status,
         (
@@ -183,6 +192,8 @@ def parse_fxtwitter(data: Mapping[str, Any]) -> Post:
             "provider",
         ),
     )
+    if problems:
+        extra["embedded_errors"] = problems
     if author_data.get("id") is not None:
         extra["author_id"] = str(author_data["id"])
     external = as_dict(as_dict(status.get("media")).get("external"))
