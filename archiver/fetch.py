@@ -112,14 +112,14 @@ class Response:
             wait = f"; retry after {delay:.0f}s" if delay is not None else ""
             raise RateLimited(
                 f"{where} is rate limiting us (HTTP {self.status}){wait}",
-                url=self.final_url,
+                url=redact_url(self.final_url),
                 status=self.status,
                 retry_after=delay,
                 exchanges=self.exchanges,
             )
         raise HTTPError(
             f"{where} answered HTTP {self.status} {self.reason}".rstrip(),
-            url=self.final_url,
+            url=redact_url(self.final_url),
             status=self.status,
             exchanges=self.exchanges,
         )
@@ -515,7 +515,21 @@ def _httpx_error(exc: httpx.HTTPError, url: str, config: FetchConfig, late: bool
 
 def _with_exchanges(exc: FetchError, exchanges: list[Exchange]) -> FetchError:
     exc.exchanges = tuple(exchanges)
+    exc.url = redact_url(exc.url) if exc.url else exc.url
     return exc
+
+
+def _recorded_headers(request: httpx.Request) -> Headers:
+    """Request headers as sent (auth included, as httpx adds it on send), secrets redacted."""
+    return tuple(
+        (
+            name.decode("latin-1"),
+            "[redacted]"
+            if name.decode("latin-1").lower() in _REDACTED
+            else value.decode("latin-1"),
+        )
+        for name, value in request.headers.raw
+    )
 
 
 # --- the fetcher -------------------------------------------------------------------------------
@@ -608,7 +622,10 @@ class Fetcher:
                 return self._response(requested, current, hop, redirects, exchanges)
             location, kind = target
             redirect = Redirect(
-                url=current, status=hop.exchange.status or 0, location=location, kind=kind
+                url=redact_url(current),
+                status=hop.exchange.status or 0,
+                location=location,
+                kind=kind,
             )
             exchanges.append(replace(hop.exchange, redirect=redirect))
             redirects.append(redirect)
@@ -616,14 +633,14 @@ class Fetcher:
                 raise TooManyRedirects(
                     f"{redact_url(requested)} redirected more than {self.config.max_redirects} "
                     "times (fetch.max_redirects)",
-                    url=requested,
+                    url=redact_url(requested),
                     exchanges=tuple(exchanges),
                 )
             if (location, self._cookie_state(jar, location)) in seen:
                 raise RedirectLoop(
                     f"{redact_url(requested)} redirects in a loop: {redact_url(current)} "
                     f"sent us back to {redact_url(location)}",
-                    url=requested,
+                    url=redact_url(requested),
                     exchanges=tuple(exchanges),
                 )
             if stop is not None and stop(location):
@@ -640,7 +657,9 @@ class Fetcher:
             check_host(host, allow_private=self.config.allow_private_networks)
         except BlockedAddress as exc:
             raise BlockedAddress(
-                f"Refusing to fetch {redact_url(url)}: {exc}", url=url, exchanges=tuple(exchanges)
+                f"Refusing to fetch {redact_url(url)}: {exc}",
+                url=redact_url(url),
+                exchanges=tuple(exchanges),
             ) from None
 
     @staticmethod
@@ -664,7 +683,7 @@ class Fetcher:
             raise FetchTimeout(
                 f"Gave up on {redact_url(url)}: the total time limit of {cfg.total_timeout:g}s "
                 "(fetch.total_timeout) was reached",
-                url=url,
+                url=redact_url(url),
                 exchanges=tuple(exchanges),
             )
         timeout = httpx.Timeout(
@@ -676,18 +695,13 @@ class Fetcher:
         request_headers = {"User-Agent": self.user_agent(url), **(headers or {})}
         request = self._client.build_request("GET", url, headers=request_headers, timeout=timeout)
         jar.set_cookie_header(request)
-        sent: Headers = tuple(
-            (
-                k.decode("latin-1"),
-                "[redacted]" if k.lower().decode("latin-1") in _REDACTED else v.decode("latin-1"),
-            )
-            for k, v in request.headers.raw
-        )
         started = self._now()
-        failed = Exchange(method="GET", url=url, request_headers=sent, started_at=started)
+        # Exchanges are stored: no user:password in their URL, no credentials in their headers.
+        failed = Exchange(method="GET", url=redact_url(url), request_headers=(), started_at=started)
 
         def fail(error: FetchError) -> FetchError:
-            exchanges.append(replace(failed, error=str(error)))
+            sent = _recorded_headers(request)
+            exchanges.append(replace(failed, request_headers=sent, error=str(error)))
             return _with_exchanges(error, exchanges)
 
         try:
@@ -704,6 +718,7 @@ class Fetcher:
         try:
             recorded = replace(
                 failed,
+                request_headers=_recorded_headers(request),
                 status=response.status_code,
                 reason=response.reason_phrase,
                 http_version=response.http_version,
@@ -823,7 +838,7 @@ class Fetcher:
     ) -> Response:
         exchange = hop.exchange
         return Response(
-            url=requested,
+            url=redact_url(requested),
             final_url=final_url,
             status=exchange.status or 0,
             reason=exchange.reason,
