@@ -210,3 +210,21 @@ def test_rate_limited_on_one_route_only_is_not_raised(
 def test_not_a_tweet_url(fetcher: Fetcher) -> None:
     with pytest.raises(InvalidURL, match="not a tweet URL"):
         fetch_post(fetcher, "https://x.com/SamuelSusla")
+
+
+def test_news_tweet_link_stays_for_the_archiver_to_resolve(
+    httpx_mock: HTTPXMock, fetcher: Fetcher
+) -> None:
+    news_id = "1656298673665021138"
+    httpx_mock.add_response(
+        url=f"https://cdn.syndication.twimg.com/tweet-result?id={news_id}&token=4jeytiovg&lang=en",
+        headers=JSON,
+        content=body("syndication_news_tco.json"),
+    )
+    result = fetch_post(fetcher, f"https://x.com/NBCNews/status/{news_id}")
+    assert result.status is Status.OK
+    assert result.post is not None
+    # expanded_url is the publisher's own short link; following it is the archiver's job.
+    assert result.post.links == ("https://nbcnews.to/3Lq9XzA",)
+    assert result.post.created_at is not None
+    assert result.post.created_at.isoformat() == "2023-05-10T14:02:31+00:00"
