@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from archiver.model import Platform
+from archiver.model import Platform, PostResult
 from archiver.platforms import twitter
+
+if TYPE_CHECKING:
+    from archiver.fetch import Fetcher
 
 
 class PlatformModule(Protocol):
@@ -14,6 +17,8 @@ class PlatformModule(Protocol):
     PLATFORM: Platform
 
     def match(self, url: str) -> bool: ...
+
+    def fetch_post(self, fetcher: Fetcher, url: str) -> PostResult: ...
 
 
 #: Checked in this order; a module whose URLs are hard to tell apart (any-host fediverse paths)
