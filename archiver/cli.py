@@ -132,6 +132,7 @@ def archive_command(
     if not targets:
         raise fail("no URL given. Usage: archiver archive URL... (or --from-file FILE)", 2)
     failed_requested: list[CaptureOutcome] = []
+    printed: list[int] = []
     counts = {s: 0 for s in Status}
     with database() as engine:
         sessions = session_factory(engine)
@@ -150,12 +151,17 @@ def archive_command(
                     if outcome.requested:
                         failed_requested.append(outcome)
                 if as_json:
-                    with sessions() as session:
-                        row = session.get(store.models.Capture, outcome.capture_id)
-                        assert row is not None
-                        _print_json(store.capture_dict(session, row))
+                    # Printed once the run is over, so links carry the ids of what they led to.
+                    printed.append(outcome.capture_id)
                 elif not show_progress:
                     typer.echo(_describe(outcome))
+        if printed:
+            with sessions() as session:
+                for capture_id in printed:
+                    row = session.get(store.models.Capture, capture_id)
+                    assert row is not None
+                    _print_json(store.capture_dict(session, row))
+                    session.expunge_all()
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     typer.echo(f"archiver: {summary}", err=True)
     if failed_requested:

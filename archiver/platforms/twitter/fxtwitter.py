@@ -194,6 +194,13 @@ def parse_fxtwitter(data: Mapping[str, Any]) -> Post:
     )
     if problems:
         extra["embedded_errors"] = problems
+    short_links = {
+        str(f["replacement"]): str(f["original"])
+        for f in map(as_dict, as_list(as_dict(status.get("raw_text")).get("facets")))
+        if f.get("type") == "url" and as_str(f.get("original")) and as_str(f.get("replacement"))
+    }
+    if short_links:
+        extra["short_links"] = short_links
     if author_data.get("id") is not None:
         extra["author_id"] = str(author_data["id"])
     external = as_dict(as_dict(status.get("media")).get("external"))

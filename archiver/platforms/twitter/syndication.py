@@ -261,6 +261,9 @@ def parse_syndication(data: Mapping[str, Any]) -> Post:
             extra[name] = user[key]
     if problems:
         extra["embedded_errors"] = problems
+    if expansions:
+        # The t.co URL each link came through, so the archiver resolves (and records) that hop too.
+        extra["short_links"] = {expanded: short for short, expanded in expansions.items()}
     card = _syndication_card(data, expansions)
     if card:
         extra["card"] = card
