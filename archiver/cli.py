@@ -20,6 +20,7 @@ from archiver.config import Config, load_config
 from archiver.errors import ArchiverError
 from archiver.model import Status
 from archiver.store import captures as store
+from archiver.store import models
 from archiver.store.db import make_engine, open_database, session_factory, upgrade
 from archiver.urls import normalise_url, validate_url
 
@@ -158,7 +159,7 @@ def archive_command(
         if printed:
             with sessions() as session:
                 for capture_id in printed:
-                    row = session.get(store.models.Capture, capture_id)
+                    row = session.get(models.Capture, capture_id)
                     assert row is not None
                     _print_json(store.capture_dict(session, row))
                     session.expunge_all()
@@ -185,7 +186,7 @@ def _lookup_keys(url: str) -> list[str]:
     return keys
 
 
-def _render_capture(session: Session, capture: store.models.Capture) -> str:
+def _render_capture(session: Session, capture: models.Capture) -> str:
     data = store.capture_dict(session, capture)
     lines = [
         f"#{data['id']} {data['captured_at']} {data['status']} {data['platform']} {data['url']}"
@@ -204,7 +205,7 @@ def _render_capture(session: Session, capture: store.models.Capture) -> str:
     if data["authors"]:
         lines.append(f"    authors: {', '.join(data['authors'])}")
     if data["parent_id"]:
-        parent = session.get(store.models.Capture, data["parent_id"])
+        parent = session.get(models.Capture, data["parent_id"])
         lines.append(f"    linked from: #{data['parent_id']} {parent.url if parent else ''}")
     for link in data["links"]:
         target = f" → #{link['capture_id']}" if link["capture_id"] else ""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.recorded_web import CertStore, RecordedWeb, Recording, serve
+from tests.fixtures.recorded_web import CertStore, RecordedWeb, serve
 
 DATA = Path(__file__).parent / "data" / "e2e"
 TWEET_ID = "1721556238129672484"
