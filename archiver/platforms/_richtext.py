@@ -32,8 +32,8 @@ class RichText:
 
 
 def _is_mention_or_tag(anchor: Tag, visible: str) -> bool:
-    classes = anchor.get("class") or []
-    rel = anchor.get("rel") or []
+    classes: list[str] = list(anchor.get("class") or [])
+    rel: list[str] = list(anchor.get("rel") or [])
     if {"mention", "hashtag", "u-url"} & set(classes) or "tag" in rel:
         return True
     # Telegram and Reddit mark neither: a hashtag/mention is an anchor reading "#x" or "@x".

@@ -1,4 +1,5 @@
-"""Bookkeeping shared by platform fetches: every request is kept, whichever route answers."""
+"""Shared by platform modules: route bookkeeping (every request kept, whichever route answers)
+and small readers for the JSON and timestamps platforms send."""
 
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ class Attempts:
         try:
             response = self.fetcher.get(url, **kwargs)
         except FetchError as exc:
-            self.exchanges.extend(getattr(exc, "exchanges", ()))
-            exc.exchanges = tuple(self.exchanges)  # type: ignore[attr-defined]
+            # Earlier routes' requests belong to the record of this failure too.
+            self.exchanges.extend(exc.exchanges)
+            exc.exchanges = tuple(self.exchanges)
             raise
         self.exchanges.extend(response.exchanges)
         return response
@@ -50,22 +52,23 @@ class Attempts:
     def failed(self, reason: str, via: str | None = None) -> PostResult:
         return PostResult(Status.FAILED, None, tuple(self.exchanges), None, reason, via)
 
-    def rate_limited(self, response: Response, reset_at: datetime | None, where: str) -> RateLimited:
-        """A RateLimited error carrying the wait until `reset_at` (measured on the server's clock)."""
+    def rate_limited(
+        self, response: Response, reset_at: datetime | None, where: str
+    ) -> RateLimited:
+        """A RateLimited error with the wait until `reset_at`, measured on the server's clock."""
         retry_after: float | None = None
         if reset_at is not None:
             retry_after = max(0.0, (reset_at - server_now(response.headers)).total_seconds())
         else:
             retry_after = _retry_after_header(response)
-        error = RateLimited(
+        return RateLimited(
             f"{where} answered 429 Too Many Requests for {response.url}; "
             "wait for the limit to reset and try again.",
             url=response.url,
             status=response.status,
             retry_after=retry_after,
+            exchanges=tuple(self.exchanges),
         )
-        error.exchanges = tuple(self.exchanges)  # type: ignore[attr-defined]
-        return error
 
 
 def server_now(headers: Any) -> datetime:
@@ -128,6 +131,11 @@ def parse_timestamp(value: object) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def mapping(value: object) -> Mapping[str, Any]:
+    """`value` when it is a JSON object, else an empty one: platform JSON is often partial."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def json_value(body: bytes) -> Any:

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 
 from archiver.errors import ParseError
 from archiver.model import Author, Media, Platform, Post, PostResult
-from archiver.platforms._route import Attempts, json_object, parse_timestamp
+from archiver.platforms._route import Attempts, json_object, mapping, parse_timestamp
 
 if TYPE_CHECKING:
     from archiver.fetch import Fetcher, Response
@@ -135,7 +135,7 @@ def _embed(
         for image in view.get("images") or view.get("items") or ():
             if not isinstance(image, Mapping) or not _str(image.get("fullsize")):
                 continue
-            ratio = image.get("aspectRatio") if isinstance(image.get("aspectRatio"), Mapping) else {}
+            ratio = mapping(image.get("aspectRatio"))
             media.append(
                 Media(
                     url=image["fullsize"],
@@ -148,7 +148,7 @@ def _embed(
             )
     elif kind.startswith("app.bsky.embed.video"):
         if _str(view.get("playlist")):
-            ratio = view.get("aspectRatio") if isinstance(view.get("aspectRatio"), Mapping) else {}
+            ratio = mapping(view.get("aspectRatio"))
             media.append(
                 Media(
                     url=view["playlist"],
@@ -185,7 +185,11 @@ def _embed(
                 via="embedded",
             )
             return quoted.url, (quoted,)
-        state = {"#viewNotFound": "not-found", "#viewBlocked": "blocked", "#viewDetached": "detached"}
+        state = {
+            "#viewNotFound": "not-found",
+            "#viewBlocked": "blocked",
+            "#viewDetached": "detached",
+        }
         for suffix, name in state.items():
             if rtype.endswith(suffix):
                 extra["quote_state"] = name
@@ -370,7 +374,9 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
     )
     _check_rate_limit(attempts, response)
     if _is_not_found(response) or response.status == 404:
-        return attempts.gone(f"Bluesky says {at_uri} was not found (deleted).", response, "getPostThread")
+        return attempts.gone(
+            f"Bluesky says {at_uri} was not found (deleted).", response, "getPostThread"
+        )
     data = json_object(response.body)
     if response.status != 200 or data is None:
         return attempts.failed(
@@ -378,7 +384,9 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
         )
     state = thread_state(data)
     if state == "not-found":
-        return attempts.gone(f"Bluesky says {at_uri} was not found (deleted).", response, "getPostThread")
+        return attempts.gone(
+            f"Bluesky says {at_uri} was not found (deleted).", response, "getPostThread"
+        )
     if state == "blocked":
         return attempts.failed(
             f"Bluesky reports {at_uri} as blocked; it cannot be read without an account.",

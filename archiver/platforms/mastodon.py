@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from archiver.errors import ParseError
 from archiver.model import Author, Media, Platform, Post, PostResult
 from archiver.platforms._richtext import html_to_text
-from archiver.platforms._route import Attempts, json_object, parse_timestamp
+from archiver.platforms._route import Attempts, json_object, mapping, parse_timestamp
 
 if TYPE_CHECKING:
     from archiver.fetch import Fetcher, Response
@@ -24,20 +24,24 @@ PLATFORM = Platform.MASTODON
 #: When neither the API nor ActivityPub answers (and the post is not gone), capture the page.
 FALLBACK_TO_WEB = True
 
-ACTIVITY_ACCEPT = (
-    'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
-)
+ACTIVITY_ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 _USER = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 _DOMAIN = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 _PATHS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("api", re.compile(rf"^/@(?P<user>{_USER})(?:@(?P<remote>{_DOMAIN}))?/(?P<id>\d+)/?$")),
     ("api", re.compile(rf"^/users/(?P<user>{_USER})/statuses/(?P<id>\d+)/?$")),
-    ("api", re.compile(rf"^/web/(?:statuses|@(?P<user>{_USER})(?:@(?P<remote>{_DOMAIN}))?)/(?P<id>\d+)/?$")),
+    ("api", re.compile(
+        rf"^/web/(?:statuses|@(?P<user>{_USER})(?:@(?P<remote>{_DOMAIN}))?)/(?P<id>\d+)/?$"
+    )),
     # Pleroma/Akkoma: flake IDs (base62) or old numeric ones; they also serve the Mastodon API.
     ("api", re.compile(r"^/notice/(?P<id>[A-Za-z0-9]{1,32})/?$")),
     # Misskey family: aid (10), aidx (16), meid (24 hex) or ULID (26) note IDs; ActivityPub only.
-    ("object", re.compile(r"^/notes/(?P<id>[0-9a-z]{10}|[0-9a-z]{16}|[0-9a-f]{24}|[0-9A-Z]{26})/?$")),
-    ("object", re.compile(r"^/objects/(?P<id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})/?$")),
+    ("object", re.compile(
+        r"^/notes/(?P<id>[0-9a-z]{10}|[0-9a-z]{16}|[0-9a-f]{24}|[0-9A-Z]{26})/?$"
+    )),
+    ("object", re.compile(
+        r"^/objects/(?P<id>[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})/?$"
+    )),
 )  # fmt: skip
 # Sites whose own URLs share these path shapes but are not fediverse servers.
 _NOT_FEDIVERSE = (
@@ -118,8 +122,7 @@ def _media_from_attachment(item: Mapping[str, Any], *, prefer_remote: bool) -> M
     url = (remote or local) if prefer_remote else (local or remote)
     if url is None:
         return None
-    meta = item.get("meta") if isinstance(item.get("meta"), Mapping) else {}
-    original = meta.get("original") if isinstance(meta.get("original"), Mapping) else {}
+    original = mapping(mapping(item.get("meta")).get("original"))
     duration = original.get("duration")
     width, height = original.get("width"), original.get("height")
     return Media(
@@ -144,10 +147,11 @@ def parse_status(data: Mapping[str, Any], *, api_host: str | None = None, via: s
     if isinstance(reblog, Mapping):
         boosted = parse_status(reblog, api_host=api_host, via=via)
         booster = data["account"]
-        extra = dict(boosted.extra)
-        extra["boosted_by"] = {"handle": _handle(booster), "url": _str(booster.get("url"))}
-        extra["boost_url"] = _str(data.get("url")) or _str(data.get("uri"))
-        return replace(boosted, extra=extra)
+        boost = {
+            "boosted_by": {"handle": _handle(booster), "url": _str(booster.get("url"))},
+            "boost_url": _str(data.get("url")) or _str(data.get("uri")),
+        }
+        return replace(boosted, extra={**boosted.extra, **boost})
 
     account: Mapping[str, Any] = data["account"]
     url = _str(data.get("url")) or _str(data.get("uri")) or ""
@@ -170,7 +174,9 @@ def parse_status(data: Mapping[str, Any], *, api_host: str | None = None, via: s
         if data.get("in_reply_to_account_id") == account.get("id"):
             reply_acct = _str(account.get("acct"))
         for mention in data.get("mentions") or ():
-            if isinstance(mention, Mapping) and mention.get("id") == data.get("in_reply_to_account_id"):
+            if isinstance(mention, Mapping) and mention.get("id") == data.get(
+                "in_reply_to_account_id"
+            ):
                 reply_acct = _str(mention.get("acct"))
         reply_to = (
             f"https://{host}/@{reply_acct}/{reply_id}"
@@ -178,7 +184,8 @@ def parse_status(data: Mapping[str, Any], *, api_host: str | None = None, via: s
             else f"https://{host}/web/statuses/{reply_id}"
         )
 
-    quote_of, embedded = None, ()
+    quote_of: str | None = None
+    embedded: tuple[Post, ...] = ()
     quote = data.get("quote")
     extra: dict[str, Any] = {}
     if isinstance(quote, Mapping):
@@ -346,7 +353,7 @@ def _status_from_api(response: Response) -> dict[str, Any] | None:
 
 
 def _gone_from_api(response: Response) -> bool:
-    """Mastodon's own 404 is JSON (`{"error":"Record not found"}`); an HTML 404 is another server."""
+    """Mastodon's own 404 is JSON (`{"error":"Record not found"}`); an HTML one is not Mastodon."""
     if response.status == 410:
         return True
     return response.status == 404 and json_object(response.body) is not None
@@ -355,7 +362,9 @@ def _gone_from_api(response: Response) -> bool:
 def _rate_limit(attempts: Attempts, response: Response) -> None:
     if response.status == 429:
         reset = parse_timestamp(response.header("x-ratelimit-reset"))
-        raise attempts.rate_limited(response, reset, f"Fediverse server {urlsplit(response.url).netloc}")
+        raise attempts.rate_limited(
+            response, reset, f"Fediverse server {urlsplit(response.url).netloc}"
+        )
 
 
 def _fetch_activity(attempts: Attempts, url: str) -> tuple[PostResult | None, str]:
@@ -377,7 +386,10 @@ def _fetch_activity(attempts: Attempts, url: str) -> tuple[PostResult | None, st
             return attempts.ok(parse_activity(data), response), ""
         except ParseError as exc:
             return None, str(exc)
-    return None, f"ActivityPub GET of {url} answered {response.status} {response.content_type or ''}"
+    return (
+        None,
+        f"ActivityPub GET of {url} answered {response.status} {response.content_type or ''}",
+    )
 
 
 def _origin_copy(attempts: Attempts, status: Mapping[str, Any], viewer: str) -> PostResult | None:

@@ -136,7 +136,9 @@ def _listing_media(data: Mapping[str, Any]) -> tuple[Media, ...]:
     order = (
         [i.get("media_id") for i in gallery.get("items", ()) if isinstance(i, Mapping)]
         if isinstance(gallery, Mapping)
-        else list(metadata) if isinstance(metadata, Mapping) else []
+        else list(metadata)
+        if isinstance(metadata, Mapping)
+        else []
     )
     captions = {
         i.get("media_id"): i.get("caption")
@@ -168,7 +170,11 @@ def _listing_media(data: Mapping[str, Any]) -> tuple[Media, ...]:
 def _find_comment(listing: object, comment_id: str) -> Mapping[str, Any] | None:
     if not isinstance(listing, Mapping):
         return None
-    children = listing.get("data", {}).get("children") if isinstance(listing.get("data"), Mapping) else None
+    children = (
+        listing.get("data", {}).get("children")
+        if isinstance(listing.get("data"), Mapping)
+        else None
+    )
     for child in children or ():
         if not isinstance(child, Mapping) or child.get("kind") != "t1":
             continue
@@ -215,7 +221,9 @@ def parse_listing(data: Any, *, comment_id: str | None = None, via: str = "json"
                 "crosspost_parent", "is_self", "thumbnail"):  # fmt: skip
         if post.get(key) not in (None, "", [], {}):
             extra[key] = post[key]
-    removed = _removal(_str(post.get("author")), _str(post.get("selftext")), post.get("removed_by_category"))
+    removed = _removal(
+        _str(post.get("author")), _str(post.get("selftext")), post.get("removed_by_category")
+    )
     if removed:
         extra["removed"] = removed
     return Post(
@@ -225,7 +233,9 @@ def parse_listing(data: Any, *, comment_id: str | None = None, via: str = "json"
         author=_author(_str(post.get("author"))),
         text=text,
         via=via,
-        created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int | float) else None,
+        created_at=datetime.fromtimestamp(created, UTC)
+        if isinstance(created, int | float)
+        else None,
         links=links,
         media=_listing_media(post),
         title=_str(post.get("title")),
@@ -256,7 +266,9 @@ def _comment_post(comment: Mapping[str, Any], post_url: str, via: str) -> Post:
         author=_author(_str(comment.get("author"))),
         text=text,
         via=via,
-        created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int | float) else None,
+        created_at=datetime.fromtimestamp(created, UTC)
+        if isinstance(created, int | float)
+        else None,
         links=links,
         reply_to=reply_to,
         extra=extra,
@@ -267,7 +279,7 @@ def _atom_content(content_html: str, base_url: str) -> tuple[str, tuple[str, ...
     """Body of a feed entry: the markdown div's text, and the `[link]` target of link posts."""
     soup = BeautifulSoup(content_html, "html.parser")
     body = soup.find("div", class_="md")
-    text, links = ("", ())
+    text, links = "", tuple[str, ...]()
     if body is not None:
         rich = html_to_text(str(body), base_url=base_url)
         text, links = rich.text, rich.links
@@ -336,7 +348,9 @@ def parse_atom(xml: bytes, *, comment_id: str | None = None, via: str = "rss") -
         author=_author(author_name or None),
         text=text,
         via=via,
-        created_at=parse_timestamp(entry.findtext(f"{_ATOM}published") or entry.findtext(f"{_ATOM}updated")),
+        created_at=parse_timestamp(
+            entry.findtext(f"{_ATOM}published") or entry.findtext(f"{_ATOM}updated")
+        ),
         links=links,
         reply_to=reply_to,
         title=None if comment_id else (title.strip() if title else None),
@@ -384,8 +398,8 @@ def parse_shreddit_page(page: str | bytes) -> Post:
     fullname = attr("id") or ""
     permalink = attr("permalink") or ""
     url = BASE + permalink if permalink.startswith("/") else permalink
-    body = element.find(attrs={"slot": "text-body"})
-    text, links = ("", ())
+    body = element.find(None, {"slot": "text-body"})
+    text, links = "", tuple[str, ...]()
     if body is not None:
         rich = html_to_text(str(body), base_url=url or BASE)
         text, links = rich.text, rich.links
@@ -433,7 +447,10 @@ def login_wall(status: int, final_url: str, body: bytes, content_type: str | Non
 
 
 def _rate_limit(attempts: Attempts, response: Response) -> None:
-    if response.status != 429 or "whoa there" in response.body[:5000].decode("utf-8", "replace").lower():
+    if (
+        response.status != 429
+        or "whoa there" in response.body[:5000].decode("utf-8", "replace").lower()
+    ):
         return
     reset = response.header("x-ratelimit-reset")
     retry = None
@@ -442,7 +459,9 @@ def _rate_limit(attempts: Attempts, response: Response) -> None:
     except ValueError:
         retry = None
     # Reddit's reset header counts seconds from now, not a timestamp.
-    reset_at = server_now(response.headers) + timedelta(seconds=retry) if retry is not None else None
+    reset_at = (
+        server_now(response.headers) + timedelta(seconds=retry) if retry is not None else None
+    )
     raise attempts.rate_limited(response, reset_at, "Reddit")
 
 
@@ -463,7 +482,9 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
     """Atom feed → oEmbed → `.json` listing; share links resolved first. Login walls → failed."""
     ref = parse_url(url)
     if ref is None:
-        raise ParseError(f"{url} is not a Reddit post URL (/r/<sub>/comments/<id>/…, redd.it/<id>).")
+        raise ParseError(
+            f"{url} is not a Reddit post URL (/r/<sub>/comments/<id>/…, redd.it/<id>)."
+        )
     attempts = Attempts(fetcher)
     if ref.post_id is None:
         assert ref.share_url is not None
@@ -471,9 +492,12 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
         response = attempts.get(ref.share_url, stop=_is_reddit_post)
         resolved = parse_url(response.final_url)
         if resolved is None or resolved.post_id is None:
-            wall = login_wall(response.status, response.final_url, response.body, response.content_type)
+            wall = login_wall(
+                response.status, response.final_url, response.body, response.content_type
+            )
             return attempts.failed(
-                wall or f"Reddit share link {ref.share_url} did not lead to a post "
+                wall
+                or f"Reddit share link {ref.share_url} did not lead to a post "
                 f"(ended at {response.final_url}, HTTP {response.status}).",
                 "share-link",
             )
@@ -507,7 +531,9 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
             except ParseError as exc:
                 problems.append(f"oEmbed: {exc}")
         elif wall is None and response.status == 404:
-            return attempts.gone(f"Reddit has no post {post_id} (oEmbed answered 404).", response, "oembed")
+            return attempts.gone(
+                f"Reddit has no post {post_id} (oEmbed answered 404).", response, "oembed"
+            )
         else:
             problems.append(wall or f"oEmbed answered HTTP {response.status}")
 

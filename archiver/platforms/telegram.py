@@ -25,7 +25,9 @@ _CHANNEL = r"[A-Za-z][A-Za-z0-9_]{3,31}"
 _PUBLIC = re.compile(rf"^/(?:s/)?(?P<channel>{_CHANNEL})/(?P<id>\d+)/?$")
 _PRIVATE = re.compile(r"^/c/(?P<channel>\d+)/(?P<id>\d+)/?$")
 # Paths that look like /<name>/<n> but are not channels.
-_RESERVED = frozenset({"joinchat", "addstickers", "addemoji", "share", "proxy", "socks", "iv", "login"})
+_RESERVED = frozenset(
+    {"joinchat", "addstickers", "addemoji", "share", "proxy", "socks", "iv", "login"}
+)
 _BG_URL = re.compile(r"background-image\s*:\s*url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
 
 
@@ -101,7 +103,7 @@ def _duration_ms(text: str) -> int | None:
 def _media(message: Tag, base: str) -> tuple[Media, ...]:
     media: list[Media] = []
     for item in message.find_all(["a", "div"], class_=True):
-        classes = item.get("class") or []
+        classes: list[str] = list(item.get("class") or [])
         if "tgme_widget_message_photo_wrap" in classes:
             url = _background_url(item)
             if url:
@@ -124,7 +126,7 @@ def _media(message: Tag, base: str) -> tuple[Media, ...]:
                     )
                 )
             elif thumb:
-                # "Media is too big": the widget shows only the thumbnail, the video stays in the app.
+                # "Media is too big": the widget shows only a thumbnail; the video stays in the app.
                 media.append(Media(url=urljoin(base, thumb), type="image", alt="video thumbnail"))
         elif "tgme_widget_message_document_wrap" in classes:
             title = item.find(**_cls("tgme_widget_message_document_title"))
@@ -157,7 +159,7 @@ def parse_widget(page: str | bytes, *, url: str) -> Post:
         reply_to = urljoin(post_url, href) if isinstance(href, str) and href else None
         reply.extract()  # the quoted parent is not this post's text
     text_el = message.find(**_cls("tgme_widget_message_text"))
-    text, links = ("", ())
+    text, links = "", tuple[str, ...]()
     if isinstance(text_el, Tag):
         rich = html_to_text(str(text_el), base_url=post_url)
         text, links = rich.text, rich.links
@@ -248,14 +250,20 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
     if response.status == 429:
         raise attempts.rate_limited(response, None, "Telegram")
     if response.status == 404:
-        return attempts.gone(f"Telegram has no post {ref.channel}/{ref.id} (HTTP 404).", response, "widget")
+        return attempts.gone(
+            f"Telegram has no post {ref.channel}/{ref.id} (HTTP 404).", response, "widget"
+        )
     if response.status != 200:
-        return attempts.failed(f"Telegram widget for {url} answered HTTP {response.status}.", "widget")
+        return attempts.failed(
+            f"Telegram widget for {url} answered HTTP {response.status}.", "widget"
+        )
     error = widget_error(response.body)
     if error is not None:
         if "private" in error.lower():
             return attempts.failed(
                 f"Telegram says '{error}' for {url}: private channel needs an account.", "widget"
             )
-        return attempts.gone(f"Telegram says '{error}' for {ref.channel}/{ref.id}.", response, "widget")
+        return attempts.gone(
+            f"Telegram says '{error}' for {ref.channel}/{ref.id}.", response, "widget"
+        )
     return attempts.ok(parse_widget(response.body, url=url), response)

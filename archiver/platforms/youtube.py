@@ -18,7 +18,7 @@ from bs4 import BeautifulSoup
 from archiver.errors import ParseError
 from archiver.model import Author, Media, Platform, Post, PostResult
 from archiver.platforms._richtext import urls_in_text
-from archiver.platforms._route import Attempts, json_object, parse_timestamp
+from archiver.platforms._route import Attempts, json_object, mapping, parse_timestamp
 
 if TYPE_CHECKING:
     from archiver.fetch import Fetcher
@@ -186,14 +186,8 @@ def parse_watch_page(
     player = player_response(text_page)
     if player is None:
         raise ParseError(f"YouTube watch page for {video_id} has no ytInitialPlayerResponse.")
-    details = player.get("videoDetails") if isinstance(player.get("videoDetails"), Mapping) else {}
-    micro_root = player.get("microformat")
-    micro = (
-        micro_root.get("playerMicroformatRenderer")
-        if isinstance(micro_root, Mapping)
-        and isinstance(micro_root.get("playerMicroformatRenderer"), Mapping)
-        else {}
-    )
+    details = mapping(player.get("videoDetails"))
+    micro = mapping(mapping(player.get("microformat")).get("playerMicroformatRenderer"))
     if details and details.get("videoId") not in (None, video_id):
         raise ParseError(f"YouTube watch page is for {details.get('videoId')}, not {video_id}.")
     base = parse_oembed(oembed, video_id=video_id) if oembed else None
@@ -205,11 +199,15 @@ def parse_watch_page(
         value = tag.get("content") if tag is not None else None
         return value if isinstance(value, str) and value else None
 
-    title_info = micro.get("title") if isinstance(micro.get("title"), Mapping) else {}
-    title = _str(details.get("title")) or _str(title_info.get("simpleText")) or (base.title if base else None)
+    title_info = mapping(micro.get("title"))
+    title = (
+        _str(details.get("title"))
+        or _str(title_info.get("simpleText"))
+        or (base.title if base else None)
+    )
     description = _str(details.get("shortDescription"))
     if description is None:
-        desc_info = micro.get("description") if isinstance(micro.get("description"), Mapping) else {}
+        desc_info = mapping(micro.get("description"))
         description = _str(desc_info.get("simpleText")) or ""
     created_at, precision = _published(
         _str(micro.get("publishDate")) or itemprop("datePublished")
@@ -219,8 +217,10 @@ def parse_watch_page(
     owner_url = _str(micro.get("ownerProfileUrl"))
     if owner_url:
         owner_url = owner_url.replace("http://", "https://", 1)
-    author_url = (base.author.url if base else None) or owner_url or (
-        f"{BASE}/channel/{channel_id}" if channel_id else None
+    author_url = (
+        (base.author.url if base else None)
+        or owner_url
+        or (f"{BASE}/channel/{channel_id}" if channel_id else None)
     )
     author = Author(
         name=_str(details.get("author")) or _str(micro.get("ownerChannelName"))
@@ -230,8 +230,16 @@ def parse_watch_page(
     )  # fmt: skip
     length = details.get("lengthSeconds") or micro.get("lengthSeconds")
     seconds = int(length) if isinstance(length, str | int) and str(length).isdigit() else None
-    thumbs = details.get("thumbnail", {}).get("thumbnails") if isinstance(details.get("thumbnail"), Mapping) else None
-    best = thumbs[-1] if isinstance(thumbs, list) and thumbs and isinstance(thumbs[-1], Mapping) else {}
+    thumbs = (
+        details.get("thumbnail", {}).get("thumbnails")
+        if isinstance(details.get("thumbnail"), Mapping)
+        else None
+    )
+    best = (
+        thumbs[-1]
+        if isinstance(thumbs, list) and thumbs and isinstance(thumbs[-1], Mapping)
+        else {}
+    )
     thumbnail = _str(best.get("url")) or (base.extra.get("thumbnail_url") if base else None)
 
     extra: dict[str, Any] = dict(base.extra) if base else {}
@@ -304,7 +312,9 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
     oembed = json_object(response.body)
     warnings: list[str] = []
     if response.status == 404:
-        return attempts.gone(f"YouTube video {vid} does not exist or was removed (oEmbed 404).", response, "oembed")
+        return attempts.gone(
+            f"YouTube video {vid} does not exist or was removed (oEmbed 404).", response, "oembed"
+        )
     if oembed is None or response.status != 200:
         body = response.body[:200].decode("utf-8", "replace").strip()
         if response.status == 401:
@@ -354,5 +364,7 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
     warnings.append(problem)
     if oembed is not None and oembed_response is not None:
         post = parse_oembed(oembed, video_id=vid)
-        return attempts.ok(replace(post, extra={**post.extra, "warnings": warnings}), oembed_response)
+        return attempts.ok(
+            replace(post, extra={**post.extra, "warnings": warnings}), oembed_response
+        )
     return attempts.failed(f"YouTube video {vid}: {'; '.join(warnings)}.", "watch")
