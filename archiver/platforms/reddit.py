@@ -53,6 +53,8 @@ class PostRef:
     post_id: str | None
     comment_id: str | None = None
     share_url: str | None = None
+    #: `https://www.reddit.com/r/<sub>/comments/<id>/<slug>/` when the URL spelled it out.
+    permalink: str | None = None
 
 
 def parse_url(url: str) -> PostRef | None:
@@ -75,7 +77,11 @@ def parse_url(url: str) -> PostRef | None:
     if found is None:
         return None
     comment = found["comment"].lower() if found["comment"] else None
-    return PostRef(found["id"].lower(), comment)
+    post_id = found["id"].lower()
+    permalink = None
+    if found["where"] and found["slug"] and parts.path.lower().startswith("/r/"):
+        permalink = f"{BASE}/r/{found['where']}/comments/{post_id}/{found['slug']}/"
+    return PostRef(post_id, comment, permalink=permalink)
 
 
 def match(url: str) -> bool:
@@ -473,6 +479,11 @@ def _settle(attempts: Attempts, response: Response, post: Post) -> PostResult:
     return attempts.ok(post, response)
 
 
+def _is_login(url: str) -> bool:
+    """Do not fetch the login page a walled answer redirects to: the redirect is the evidence."""
+    return urlsplit(url).path.startswith("/login")
+
+
 def _is_reddit_post(url: str) -> bool:
     ref = parse_url(url)
     return ref is not None and ref.post_id is not None
@@ -504,10 +515,10 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
         ref = resolved
     post_id, comment_id = ref.post_id, ref.comment_id
     assert post_id is not None
-    permalink = f"{BASE}/comments/{post_id}/" + (f"_/{comment_id}/" if comment_id else "")
+    short = f"{BASE}/comments/{post_id}/" + (f"_/{comment_id}/" if comment_id else "")
     problems: list[str] = []
 
-    response = attempts.get(f"{permalink}.rss")
+    response = attempts.get(f"{short}.rss", stop=_is_login)
     _rate_limit(attempts, response)
     wall = login_wall(response.status, response.final_url, response.body, response.content_type)
     if wall is None and response.status == 200:
@@ -521,7 +532,8 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
         problems.append(wall or f"feed answered HTTP {response.status}")
 
     if comment_id is None:
-        response = attempts.get(f"{BASE}/oembed?url={quote(permalink, safe='')}")
+        permalink = ref.permalink or f"{BASE}/comments/{post_id}/"
+        response = attempts.get(f"{BASE}/oembed?url={quote(permalink, safe='')}", stop=_is_login)
         _rate_limit(attempts, response)
         wall = login_wall(response.status, response.final_url, response.body, response.content_type)
         data = json_object(response.body)
@@ -537,7 +549,7 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
         else:
             problems.append(wall or f"oEmbed answered HTTP {response.status}")
 
-    response = attempts.get(f"{BASE}/comments/{post_id}/.json?raw_json=1")
+    response = attempts.get(f"{BASE}/comments/{post_id}/.json?raw_json=1", stop=_is_login)
     _rate_limit(attempts, response)
     wall = login_wall(response.status, response.final_url, response.body, response.content_type)
     listing = json_value(response.body)
