@@ -382,7 +382,10 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
         return attempts.failed(
             f"Bluesky getPostThread for {at_uri} answered HTTP {response.status}.", "getPostThread"
         )
-    state = thread_state(data)
+    try:
+        state = thread_state(data)
+    except ParseError as exc:
+        return attempts.failed(f"Bluesky getPostThread for {at_uri}: {exc}", "getPostThread")
     if state == "not-found":
         return attempts.gone(
             f"Bluesky says {at_uri} was not found (deleted).", response, "getPostThread"
@@ -392,4 +395,7 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
             f"Bluesky reports {at_uri} as blocked; it cannot be read without an account.",
             "getPostThread",
         )
-    return attempts.ok(parse_thread(data), response)
+    try:
+        return attempts.ok(parse_thread(data), response)
+    except ParseError as exc:
+        return attempts.failed(f"Bluesky getPostThread for {at_uri}: {exc}", "getPostThread")

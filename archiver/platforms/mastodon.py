@@ -347,16 +347,18 @@ def parse_activity(data: Mapping[str, Any], *, via: str = "activitypub") -> Post
 
 def _status_from_api(response: Response) -> dict[str, Any] | None:
     data = json_object(response.body)
-    if response.status == 200 and data is not None and isinstance(data.get("id"), str):
-        return data
-    return None
+    if response.status != 200 or data is None or not isinstance(data.get("id"), str):
+        return None
+    return data if isinstance(data.get("account"), Mapping) else None
 
 
 def _gone_from_api(response: Response) -> bool:
     """Mastodon's own 404 is JSON (`{"error":"Record not found"}`); an HTML one is not Mastodon."""
     if response.status == 410:
         return True
-    return response.status == 404 and json_object(response.body) is not None
+    data = json_object(response.body)
+    # Other software answers unknown API routes with JSON too, but not with a string error.
+    return response.status == 404 and data is not None and isinstance(data.get("error"), str)
 
 
 def _rate_limit(attempts: Attempts, response: Response) -> None:

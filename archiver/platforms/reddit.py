@@ -42,6 +42,7 @@ _POST_PATH = re.compile(
     re.IGNORECASE,
 )
 _SHARE_PATH = re.compile(r"^/(?:r|u|user)/[A-Za-z0-9_-]+/s/[A-Za-z0-9]+/?$")
+_GALLERY_PATH = re.compile(rf"^/gallery/(?P<id>{_ID})/?$", re.IGNORECASE)
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _MEDIA_NS = "{http://search.yahoo.com/mrss/}"
 _REMOVED_TEXT = {"[deleted]", "[removed]"}
@@ -73,6 +74,9 @@ def parse_url(url: str) -> PostRef | None:
         return None
     if _SHARE_PATH.match(parts.path):
         return PostRef(None, share_url=f"https://www.reddit.com{parts.path}")
+    gallery = _GALLERY_PATH.match(parts.path)
+    if gallery:
+        return PostRef(gallery["id"].lower())
     found = _POST_PATH.match(parts.path)
     if found is None:
         return None
@@ -500,7 +504,7 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
     if ref.post_id is None:
         assert ref.share_url is not None
         # Stop before requesting the permalink itself: the page is walled, the redirect is not.
-        response = attempts.get(ref.share_url, stop=_is_reddit_post)
+        response = attempts.get(ref.share_url, stop=lambda u: _is_reddit_post(u) or _is_login(u))
         resolved = parse_url(response.final_url)
         if resolved is None or resolved.post_id is None:
             wall = login_wall(

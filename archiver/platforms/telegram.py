@@ -266,4 +266,7 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
         return attempts.gone(
             f"Telegram says '{error}' for {ref.channel}/{ref.id}.", response, "widget"
         )
-    return attempts.ok(parse_widget(response.body, url=url), response)
+    try:
+        return attempts.ok(parse_widget(response.body, url=url), response)
+    except ParseError as exc:
+        return attempts.failed(str(exc), "widget")

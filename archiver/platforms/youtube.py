@@ -190,6 +190,13 @@ def parse_watch_page(
     micro = mapping(mapping(player.get("microformat")).get("playerMicroformatRenderer"))
     if details and details.get("videoId") not in (None, video_id):
         raise ParseError(f"YouTube watch page is for {details.get('videoId')}, not {video_id}.")
+    if not details and not micro:
+        # Bot checks ("Sign in to confirm you're not a bot") and private videos look like this.
+        playable = mapping(player.get("playabilityStatus"))
+        raise ParseError(
+            f"YouTube watch page for {video_id} holds no video details (playability "
+            f"{playable.get('status')}: {playable.get('reason') or 'no reason given'})."
+        )
     base = parse_oembed(oembed, video_id=video_id) if oembed else None
 
     soup = BeautifulSoup(text_page[:2_000_000], "lxml")
@@ -256,9 +263,8 @@ def parse_watch_page(
         ("keywords", details, "keywords"), ("isLiveContent", details, "is_live_content"),
         ("category", micro, "category"), ("uploadDate", micro, "upload_date"),
         ("publishDate", micro, "publish_date"), ("isFamilySafe", micro, "is_family_safe"),
-        ("availableCountries", micro, "available_countries"),
     ):  # fmt: skip
-        if source.get(key) not in (None, "", []) and key != "availableCountries":
+        if source.get(key) not in (None, "", []):
             extra[out] = source[key]
     if isinstance(thumbs, list):
         extra["thumbnails"] = thumbs
@@ -289,7 +295,21 @@ def parse_watch_page(
 
 # --- fetching -----------------------------------------------------------------------------------
 
-_GONE_REASONS = ("removed", "terminated", "unavailable", "does not exist", "no longer available")
+_GONE_REASONS = (
+    "removed",
+    "terminated",
+    "does not exist",
+    "no longer available",
+    "available anymore",
+)
+
+
+def _says_gone(status: str | None, reason: str | None) -> bool:
+    """A player status that means the video is gone, not merely hidden from this visitor."""
+    text = (reason or "").strip().lower()
+    if status not in {"ERROR", "UNPLAYABLE"} or "country" in text or "private" in text:
+        return False
+    return text.rstrip(".") == "video unavailable" or any(w in text for w in _GONE_REASONS)
 
 
 def _consent_host(url: str) -> bool:
@@ -344,10 +364,7 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
         problem = f"the watch page answered HTTP {page.status}"
     else:
         status, reason = playability(page.body)
-        gone = status in {"ERROR", "UNPLAYABLE"} and any(
-            word in (reason or "").lower() for word in _GONE_REASONS
-        )
-        if gone and oembed is None:
+        if _says_gone(status, reason) and oembed is None:
             return attempts.gone(f"YouTube says '{reason}' for video {vid}.", page, "watch")
         try:
             post = parse_watch_page(page.body, video_id=vid, oembed=oembed)

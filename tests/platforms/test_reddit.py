@@ -376,3 +376,8 @@ def test_fetch_post_429_raises(httpx_mock: HTTPXMock, fetcher: Fetcher) -> None:
     with pytest.raises(RateLimited) as caught:
         reddit.fetch_post(fetcher, PERMALINK)
     assert caught.value.retry_after == pytest.approx(42, abs=1)
+
+
+def test_gallery_url_names_the_post() -> None:
+    ref = reddit.parse_url("https://www.reddit.com/gallery/2gmzqe")
+    assert ref is not None and ref.post_id == "2gmzqe"

@@ -225,3 +225,39 @@ def test_fetch_post_429(httpx_mock: HTTPXMock, fetcher: Fetcher) -> None:
     with pytest.raises(RateLimited) as caught:
         youtube.fetch_post(fetcher, WATCH_URL)
     assert caught.value.retry_after == 120
+
+
+def test_fetch_post_bot_check_page_leaves_oembed_only(
+    httpx_mock: HTTPXMock, fetcher: Fetcher
+) -> None:
+    bot_check = (
+        b'<html><body><script>var ytInitialPlayerResponse = {"playabilityStatus":'
+        b'{"status":"LOGIN_REQUIRED","reason":"Sign in to confirm you\\u2019re not a bot"}};'
+        b"</script></body></html>"
+    )
+    httpx_mock.add_response(url=OEMBED_URL, json=OEMBED)
+    httpx_mock.add_response(url=WATCH_URL, content=bot_check, headers={"Content-Type": "text/html"})
+    result = youtube.fetch_post(fetcher, WATCH_URL)
+    assert result.status is Status.OK
+    assert result.via == "oembed"
+    assert result.post is not None
+    assert any("not a bot" in w for w in result.post.extra["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "gone"),
+    [
+        ("ERROR", "This video has been removed by the uploader", True),
+        ("ERROR", "Video unavailable", True),
+        ("ERROR", "This video isn't available anymore", True),
+        ("UNPLAYABLE", "The uploader has not made this video available in your country", False),
+        ("LOGIN_REQUIRED", "This video is private", False),
+        (
+            "ERROR",
+            "This video is no longer available because the YouTube account has been terminated.",
+            True,
+        ),
+    ],
+)
+def test_gone_reasons(status: str, reason: str, gone: bool) -> None:
+    assert youtube._says_gone(status, reason) is gone
