@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from archiver.errors import ParseError
+from archiver.errors import FetchError, ParseError, RateLimited
 from archiver.model import Author, Media, Platform, Post, PostResult
 from archiver.platforms._richtext import html_to_text
 from archiver.platforms._route import Attempts, json_object, mapping, parse_timestamp
@@ -24,10 +24,14 @@ PLATFORM = Platform.MASTODON
 #: When neither the API nor ActivityPub answers (and the post is not gone), capture the page.
 FALLBACK_TO_WEB = True
 
-ACTIVITY_ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+ACTIVITY_ACCEPT = (
+    "application/activity+json, "
+    'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+)
 _USER = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 _DOMAIN = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
-_PATHS: tuple[tuple[str, re.Pattern[str]], ...] = (
+RouteKind = Literal["api", "object"]
+_PATHS: tuple[tuple[RouteKind, re.Pattern[str]], ...] = (
     ("api", re.compile(rf"^/@(?P<user>{_USER})(?:@(?P<remote>{_DOMAIN}))?/(?P<id>\d+)/?$")),
     ("api", re.compile(rf"^/users/(?P<user>{_USER})/statuses/(?P<id>\d+)/?$")),
     ("api", re.compile(
@@ -59,7 +63,7 @@ class StatusRef:
     host: str
     id: str
     #: "api" → try `/api/v1/statuses/<id>` first; "object" → ActivityPub only.
-    kind: str
+    kind: RouteKind
     user: str | None = None
     #: Set for `/@user@remote/<id>`: the status is a cached copy of a post on `remote`.
     remote: str | None = None
@@ -394,27 +398,37 @@ def _fetch_activity(attempts: Attempts, url: str) -> tuple[PostResult | None, st
     )
 
 
-def _origin_copy(attempts: Attempts, status: Mapping[str, Any], viewer: str) -> PostResult | None:
-    """The origin server's copy of a remote status: its API when it speaks Mastodon, else AP."""
+def _origin_copy(
+    attempts: Attempts, status: Mapping[str, Any], viewer: str
+) -> PostResult | str | None:
+    """The origin server's copy of a remote status (its API when it speaks Mastodon, else
+    ActivityPub): a settled result, why it could not be had, or None for a local status."""
     uri = _str(status.get("uri")) or _str(status.get("url"))
-    origin = parse_url(uri) if uri else None
     if uri is None or urlsplit(uri).netloc.lower() == viewer:
         return None
-    if origin is not None and origin.kind == "api":
-        response = attempts.get(f"https://{origin.host}/api/v1/statuses/{origin.id}")
-        _rate_limit(attempts, response)
-        data = _status_from_api(response)
-        if data is not None:
-            return attempts.ok(parse_status(data, api_host=origin.host, via="api-origin"), response)
-        if _gone_from_api(response):
-            return attempts.gone(
-                f"The post was deleted on its origin server {origin.host} "
-                f"(a stale copy remains on {viewer}).",
-                response,
-                "api-origin",
-            )
-    result, _ = _fetch_activity(attempts, uri)
-    return result
+    origin = parse_url(uri)
+    try:
+        if origin is not None and origin.kind == "api":
+            response = attempts.get(f"https://{origin.host}/api/v1/statuses/{origin.id}")
+            _rate_limit(attempts, response)
+            data = _status_from_api(response)
+            if data is not None:
+                post = parse_status(data, api_host=origin.host, via="api-origin")
+                return attempts.ok(post, response)
+            if _gone_from_api(response):
+                return attempts.gone(
+                    f"The post was deleted on its origin server {origin.host} "
+                    f"(a stale copy remains on {viewer}).",
+                    response,
+                    "api-origin",
+                )
+        result, problem = _fetch_activity(attempts, uri)
+    except RateLimited:
+        raise
+    except FetchError as exc:
+        # The uri comes from the remote server's data; the Fetcher's guard may refuse it.
+        return f"origin copy at {uri} could not be fetched: {exc}"
+    return result if result is not None else f"origin copy at {uri}: {problem}"
 
 
 def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
@@ -433,7 +447,11 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
             post = parse_status(data, api_host=ref.host)
             origin = _origin_copy(attempts, data.get("reblog") or data, ref.host)
             # Deleted at the origin means gone, however stale the copy on this server.
-            return origin if origin is not None else attempts.ok(post, response)
+            if isinstance(origin, PostResult):
+                return origin
+            if origin is not None:
+                post = replace(post, extra={**post.extra, "origin_error": origin})
+            return attempts.ok(post, response)
         if _gone_from_api(response):
             return attempts.gone(
                 f"{ref.host} says status {ref.id} does not exist or is not public "

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, quote, urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 
-from archiver.errors import ParseError
+from archiver.errors import FetchError, ParseError, RateLimited
 from archiver.model import Author, Media, Platform, Post, PostResult
 from archiver.platforms._richtext import urls_in_text
 from archiver.platforms._route import Attempts, json_object, mapping, parse_timestamp
@@ -316,6 +316,38 @@ def _consent_host(url: str) -> bool:
     return (urlsplit(url).hostname or "").lower() == "consent.youtube.com"
 
 
+def _watch_page(
+    attempts: Attempts, vid: str, oembed: Mapping[str, Any] | None, warnings: list[str]
+) -> PostResult | str:
+    """The watch-page route: a settled result, or why the page gave no video."""
+    try:
+        page = attempts.get(watch_url(vid), headers={"Cookie": CONSENT_COOKIE}, stop=_consent_host)
+    except RateLimited:
+        raise
+    except FetchError as exc:
+        return f"the watch page could not be fetched ({exc})"
+    if page.status == 429:
+        raise attempts.rate_limited(page, None, "YouTube")
+    if page.stopped or is_consent_page(page.final_url, page.body):
+        return "the watch page answered with the consent interstitial, not the video"
+    if page.status == 404:
+        return attempts.gone(f"YouTube video {vid} does not exist (watch page 404).", page, "watch")
+    if page.status != 200:
+        return f"the watch page answered HTTP {page.status}"
+    status, reason = playability(page.body)
+    if _says_gone(status, reason) and oembed is None:
+        return attempts.gone(f"YouTube says '{reason}' for video {vid}.", page, "watch")
+    try:
+        post = parse_watch_page(page.body, video_id=vid, oembed=oembed)
+    except ParseError as exc:
+        return f"the watch page could not be read ({exc})"
+    if status not in (None, "OK"):
+        warnings.append(f"playability {status}: {reason or 'no reason given'}")
+    if warnings:
+        post = replace(post, extra={**post.extra, "warnings": warnings})
+    return attempts.ok(post, page)
+
+
 def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
     """oEmbed, then the watch page (with the consent cookie) for date, description, duration.
 
@@ -352,33 +384,10 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
     else:
         oembed_response = response
 
-    page = attempts.get(watch_url(vid), headers={"Cookie": CONSENT_COOKIE}, stop=_consent_host)
-    if page.status == 429:
-        raise attempts.rate_limited(page, None, "YouTube")
-    problem: str | None = None
-    if page.stopped or is_consent_page(page.final_url, page.body):
-        problem = "the watch page answered with the consent interstitial, not the video"
-    elif page.status == 404:
-        return attempts.gone(f"YouTube video {vid} does not exist (watch page 404).", page, "watch")
-    elif page.status != 200:
-        problem = f"the watch page answered HTTP {page.status}"
-    else:
-        status, reason = playability(page.body)
-        if _says_gone(status, reason) and oembed is None:
-            return attempts.gone(f"YouTube says '{reason}' for video {vid}.", page, "watch")
-        try:
-            post = parse_watch_page(page.body, video_id=vid, oembed=oembed)
-        except ParseError as exc:
-            problem = f"the watch page could not be read ({exc})"
-        else:
-            if status not in (None, "OK"):
-                warnings.append(f"playability {status}: {reason or 'no reason given'}")
-            if warnings:
-                post = replace(post, extra={**post.extra, "warnings": warnings})
-            return attempts.ok(post, page)
-
-    assert problem is not None
-    warnings.append(problem)
+    outcome = _watch_page(attempts, vid, oembed, warnings)
+    if isinstance(outcome, PostResult):
+        return outcome
+    warnings.append(outcome)
     if oembed is not None and oembed_response is not None:
         post = parse_oembed(oembed, video_id=vid)
         return attempts.ok(

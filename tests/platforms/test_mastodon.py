@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
@@ -355,3 +356,43 @@ def test_fetch_post_429_raises_with_reset_time(httpx_mock: HTTPXMock, fetcher: F
 def test_fetch_post_rejects_non_post_url(fetcher: Fetcher) -> None:
     with pytest.raises(ParseError):
         mastodon.fetch_post(fetcher, "https://fosstodon.org/about")
+
+
+def test_fetch_post_origin_at_private_address_is_refused_and_cached_copy_kept(
+    httpx_mock: HTTPXMock, fetcher: Fetcher
+) -> None:
+    cached = load("mastodon.social_status_114870142396314555_remote.json")
+    cached["uri"] = "https://127.0.0.1/users/simonpcouch/statuses/1"
+    httpx_mock.add_response(
+        url="https://mastodon.social/api/v1/statuses/114870142396314555", json=cached
+    )
+    result = mastodon.fetch_post(
+        fetcher, "https://mastodon.social/@simonpcouch@rstats.me/114870142396314555"
+    )
+    assert result.status is Status.OK
+    assert result.post is not None and result.post.via == "api"
+    assert "could not be fetched" in result.post.extra["origin_error"]
+    assert [e.url for e in result.exchanges] == [
+        "https://mastodon.social/api/v1/statuses/114870142396314555"
+    ]
+
+
+def test_fetch_post_origin_unreachable_keeps_cached_copy_and_the_failed_exchange(
+    httpx_mock: HTTPXMock, fetcher: Fetcher
+) -> None:
+    cached = load("mastodon.social_status_114870142396314555_remote.json")
+    httpx_mock.add_response(
+        url="https://mastodon.social/api/v1/statuses/114870142396314555", json=cached
+    )
+    httpx_mock.add_exception(
+        httpx.ConnectError("connection refused"),
+        url="https://rstats.me/api/v1/statuses/114870142137562212",
+    )
+    result = mastodon.fetch_post(
+        fetcher, "https://mastodon.social/@simonpcouch@rstats.me/114870142396314555"
+    )
+    assert result.status is Status.OK
+    assert result.post is not None and result.post.id == "114870142396314555"
+    assert len(result.exchanges) == 2
+    assert result.exchanges[1].error is not None
+    assert result.primary is result.exchanges[0]

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
@@ -261,3 +262,15 @@ def test_fetch_post_bot_check_page_leaves_oembed_only(
 )
 def test_gone_reasons(status: str, reason: str, gone: bool) -> None:
     assert youtube._says_gone(status, reason) is gone
+
+
+def test_fetch_post_watch_page_timeout_leaves_oembed_only(
+    httpx_mock: HTTPXMock, fetcher: Fetcher
+) -> None:
+    httpx_mock.add_response(url=OEMBED_URL, json=OEMBED)
+    httpx_mock.add_exception(httpx.ReadTimeout("timed out"), url=WATCH_URL)
+    result = youtube.fetch_post(fetcher, WATCH_URL)
+    assert result.status is Status.OK and result.via == "oembed"
+    assert result.post is not None
+    assert any("could not be fetched" in w for w in result.post.extra["warnings"])
+    assert len(result.exchanges) == 2
