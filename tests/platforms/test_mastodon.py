@@ -396,3 +396,19 @@ def test_fetch_post_origin_unreachable_keeps_cached_copy_and_the_failed_exchange
     assert len(result.exchanges) == 2
     assert result.exchanges[1].error is not None
     assert result.primary is result.exchanges[0]
+
+
+def test_fetch_post_misskey_note_is_read_over_activitypub_only(
+    httpx_mock: HTTPXMock, fetcher: Fetcher
+) -> None:
+    url = "https://misskey.io/notes/8vs6wxufd0"
+    httpx_mock.add_response(
+        url=url,
+        match_headers={"Accept": mastodon.ACTIVITY_ACCEPT},
+        json=load("misskey.io_note_8vs6wxufd0.json"),
+        headers={"Content-Type": "application/activity+json"},
+    )
+    result = mastodon.fetch_post(fetcher, url)
+    assert result.status is Status.OK
+    assert result.via == "activitypub"
+    assert [e.url for e in result.exchanges] == [url]  # no /api/v1 guess on Misskey
