@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from archiver import __version__
 from archiver.archive import CaptureOutcome, archive
-from archiver.config import Config, load_config
+from archiver.config import MEDIA_CHOICES, Config, load_config
 from archiver.errors import ArchiverError
 from archiver.model import Status
 from archiver.store import captures as store
@@ -121,6 +122,10 @@ def archive_command(
         int | None, typer.Option(help="Follow links this many levels (default from config: 1).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per capture.")] = False,
+    media: Annotated[
+        str | None,
+        typer.Option(help="Download post media: none, images, video (images and videos) or all."),
+    ] = None,
     from_file: Annotated[
         Path | None,
         typer.Option(
@@ -132,6 +137,11 @@ def archive_command(
     targets = _read_urls(urls or [], from_file)
     if not targets:
         raise fail("no URL given. Usage: archiver archive URL... (or --from-file FILE)", 2)
+    config = state.config
+    if media is not None:
+        if media not in MEDIA_CHOICES:
+            raise fail(f"--media must be one of {', '.join(MEDIA_CHOICES)}, not {media!r}", 2)
+        config = replace(config, archive=replace(config.archive, media=media))
     failed_requested: list[CaptureOutcome] = []
     printed: list[int] = []
     counts = {s: 0 for s in Status}
@@ -143,7 +153,7 @@ def archive_command(
             if show_progress
             else _null_bar() as bar
         ):
-            for outcome in archive(targets, config=state.config, engine=engine, depth=depth):
+            for outcome in archive(targets, config=config, engine=engine, depth=depth):
                 counts[outcome.status] += 1
                 if outcome.requested:
                     bar.update(1)
