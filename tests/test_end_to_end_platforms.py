@@ -73,6 +73,10 @@ REMOTE_IMAGE = (
     "https://cdn.masto.host/rstatsme/media_attachments/files/114/870/141/353/414/564/original/"
     "551bfb1ff2cfa086.png"
 )
+# A server in secure mode refuses unsigned reads of its API and ActivityPub; its page is public.
+SECURE_POST = "https://secure.social.example/@ana/113000000000000001"
+SECURE_API = "https://secure.social.example/api/v1/statuses/113000000000000001"
+SECURE_ACTIVITY = "https://secure.social.example/users/ana/statuses/113000000000000001"
 
 # --- Bluesky ------------------------------------------------------------------------------------
 APPVIEW = "https://public.api.bsky.app/xrpc"
@@ -242,6 +246,15 @@ def add_mastodon(web: RecordedWeb) -> None:
     web.add(REMOTE_LINK, headers=HTML, body=article("Claude Code, again", REMOTE_LINK))
     web.add(REMOTE_IMAGE, headers=PNG, body=png(10, 10, 160))
 
+    add_json(web, SECURE_API, {"error": "This API requires an authenticated user"}, status=401)
+    web.add(
+        SECURE_ACTIVITY,
+        status=401,
+        headers={"Content-Type": "text/plain"},
+        body=b"Request not signed",
+    )
+    web.add(SECURE_POST, headers=HTML, body=article("Ana on secure.social.example", SECURE_POST))
+
 
 def add_bluesky(web: RecordedWeb) -> None:
     feed = json.loads(read("bluesky/feedViewPost_variety_sample.json"))
@@ -378,7 +391,7 @@ def archive(env: dict[str, str], home: Path, web: RecordedWeb, *args: str) -> Ru
 
 
 POSTS = (
-    OEMBED_TWEET, FX_TWEET, QUOTE_TWEET, REDDIT_LINK_TWEET, MASTODON_POST, REMOTE_POST, BSKY_POST, BSKY_IMAGE_POST,
+    OEMBED_TWEET, FX_TWEET, QUOTE_TWEET, REDDIT_LINK_TWEET, MASTODON_POST, REMOTE_POST, SECURE_POST, BSKY_POST, BSKY_IMAGE_POST,
     REDDIT_POST, TELEGRAM_POST, TELEGRAM_GONE, YOUTUBE_POST, CONSENT_POST, CNN_ARTICLE,
 )  # fmt: skip
 
@@ -402,6 +415,7 @@ def test_every_post_is_archived_and_a_gone_post_is_not_a_failure(everything: Run
         REDDIT_LINK_TWEET: ("twitter", "ok"),
         MASTODON_POST: ("mastodon", "ok"),
         REMOTE_POST: ("mastodon", "ok"),
+        SECURE_POST: ("web", "ok"),
         BSKY_POST: ("bluesky", "ok"),
         BSKY_IMAGE_POST: ("bluesky", "ok"),
         REDDIT_POST: ("reddit", "ok"),
@@ -538,6 +552,26 @@ def test_mastodon_remote_account_reaches_the_origin(everything: Run) -> None:
     assert everything.web.asked(REMOTE_ORIGIN_API) == [REMOTE_ORIGIN_API]
     assert everything.child(status, REMOTE_LINK)["title"] == "Claude Code, again"
     assert everything.child(status, REMOTE_IMAGE)["status"] == "ok"
+
+
+def test_mastodon_refusing_unsigned_reads_falls_back_to_the_page(everything: Run) -> None:
+    page = everything.one(SECURE_POST)
+    assert (page["platform"], page["status"], page["via"]) == ("web", "ok", "http")
+    assert page["title"] == "Ana on secure.social.example"
+    [warning] = page["warnings"]
+    assert warning.startswith("no mastodon route answered, captured as a web page: ")
+    assert "authorised fetch" in warning
+    # The refused API and ActivityPub requests stay on record before the page that answered.
+    with sqlite3.connect(everything.database) as db:
+        exchanges = db.execute(
+            "SELECT role, url, status FROM exchanges WHERE capture_id = ? ORDER BY seq",
+            (page["id"],),
+        ).fetchall()
+    assert exchanges == [
+        ("attempt", SECURE_API, 401),
+        ("attempt", SECURE_ACTIVITY, 401),
+        ("response", SECURE_POST, 200),
+    ]
 
 
 def test_bluesky_resolves_the_handle_and_expands_the_link_facet(everything: Run) -> None:
