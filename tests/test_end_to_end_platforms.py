@@ -92,6 +92,8 @@ BSKY_IMAGE_2 = (
     "https://cdn.bsky.app/img/feed_fullsize/plain/did:plc:rvrtd4tkr5uqt65bswn5dcl7/"
     "bafkreih6qz76c3cy3r4gxvg36zyq75pxfwbbf3rgdwxqppzdvaiecl6ihm@jpeg"
 )
+BSKY_QUOTE_POST = "https://bsky.app/profile/did:plc:pq3hkg4fk7kod5i4vty6ecx5/post/3lbv5gkggjc24"
+BSKY_QUOTED = "https://bsky.app/profile/blackazizanansi.bsky.social/post/3lbulqmvhdk26"
 
 # --- Reddit -------------------------------------------------------------------------------------
 REDDIT_POST = (
@@ -263,7 +265,7 @@ def add_bluesky(web: RecordedWeb) -> None:
         f"{APPVIEW}/com.atproto.identity.resolveHandle?handle=manusandhu.com",
         {"did": BSKY_DID},
     )
-    for item in feed[:2]:
+    for item in feed[:3]:
         post = item["post"]
         add_json(
             web,
@@ -391,7 +393,7 @@ def archive(env: dict[str, str], home: Path, web: RecordedWeb, *args: str) -> Ru
 
 
 POSTS = (
-    OEMBED_TWEET, FX_TWEET, QUOTE_TWEET, REDDIT_LINK_TWEET, MASTODON_POST, REMOTE_POST, SECURE_POST, BSKY_POST, BSKY_IMAGE_POST,
+    OEMBED_TWEET, FX_TWEET, QUOTE_TWEET, REDDIT_LINK_TWEET, MASTODON_POST, REMOTE_POST, SECURE_POST, BSKY_POST, BSKY_IMAGE_POST, BSKY_QUOTE_POST,
     REDDIT_POST, TELEGRAM_POST, TELEGRAM_GONE, YOUTUBE_POST, CONSENT_POST, CNN_ARTICLE,
 )  # fmt: skip
 
@@ -418,6 +420,7 @@ def test_every_post_is_archived_and_a_gone_post_is_not_a_failure(everything: Run
         SECURE_POST: ("web", "ok"),
         BSKY_POST: ("bluesky", "ok"),
         BSKY_IMAGE_POST: ("bluesky", "ok"),
+        BSKY_QUOTE_POST: ("bluesky", "ok"),
         REDDIT_POST: ("reddit", "ok"),
         TELEGRAM_POST: ("telegram", "ok"),
         TELEGRAM_GONE: ("telegram", "gone"),
@@ -597,6 +600,14 @@ def test_bluesky_resolves_the_handle_and_expands_the_link_facet(everything: Run)
     image_post = everything.one(BSKY_IMAGE_POST)
     assert [m["url"] for m in image_post["post"]["media"]] == [BSKY_IMAGE_1, BSKY_IMAGE_2]
     assert len(everything.web.asked(f"{APPVIEW}/com.atproto.identity.resolveHandle")) == 1
+    # A quoted post arrives hydrated in the thread answer and becomes a capture of its own.
+    quoting = everything.one(BSKY_QUOTE_POST)
+    assert quoting["post"]["quote_of"] == BSKY_QUOTED
+    quoted = everything.child(quoting, BSKY_QUOTED)
+    assert (quoted["platform"], quoted["via"]) == ("bluesky", "embedded:getPostThread")
+    assert quoted["post"]["author"]["handle"] == "@blackazizanansi.bsky.social"
+    assert quoted["post"]["text"].startswith("All Drake had to do was lay low")
+    assert len(everything.web.asked(f"{APPVIEW}/app.bsky.feed.getPostThread")) == 3
 
 
 def test_reddit_atom_feed_route(everything: Run) -> None:
