@@ -138,6 +138,9 @@ CONSENT_URL = (
 CNN_ARTICLE = (
     "https://www.cnn.com/2023/11/06/politics/alito-prelogar-supreme-court-analysis/index.html"
 )
+# A page whose links point into the archiving machine's own network.
+LURE = "https://lure.example/free-prizes"
+INTERNAL = ("http://169.254.169.254/latest/meta-data/iam/", "http://[::1]:8080/admin")
 
 
 def png(red: int, green: int, blue: int) -> bytes:
@@ -357,6 +360,11 @@ def recorded_web() -> RecordedWeb:
     for add in (add_twitter, add_mastodon, add_bluesky, add_reddit, add_telegram, add_youtube):
         add(web)
     web.add(CNN_ARTICLE, headers=HTML, body=gzip.decompress(read("e2e/cnn_001.html.gz")))
+    links = "".join(f"<p>Claim it <a href='{url}'>here</a> today.</p>" for url in INTERNAL)
+    lure = article("Free prizes", LURE).replace(b"</article>", links.encode() + b"</article>")
+    web.add(LURE, headers=HTML, body=lure)
+    for url in INTERNAL:  # what the proxy would hand out if asked
+        web.add(url, headers={"Content-Type": "text/plain"}, body=b"secret-token")
     return web
 
 
@@ -394,7 +402,7 @@ def archive(env: dict[str, str], home: Path, web: RecordedWeb, *args: str) -> Ru
 
 POSTS = (
     OEMBED_TWEET, FX_TWEET, QUOTE_TWEET, REDDIT_LINK_TWEET, MASTODON_POST, REMOTE_POST, SECURE_POST, BSKY_POST, BSKY_IMAGE_POST, BSKY_QUOTE_POST,
-    REDDIT_POST, TELEGRAM_POST, TELEGRAM_GONE, YOUTUBE_POST, CONSENT_POST, CNN_ARTICLE,
+    REDDIT_POST, TELEGRAM_POST, TELEGRAM_GONE, YOUTUBE_POST, CONSENT_POST, CNN_ARTICLE, LURE,
 )  # fmt: skip
 
 
@@ -427,6 +435,7 @@ def test_every_post_is_archived_and_a_gone_post_is_not_a_failure(everything: Run
         YOUTUBE_POST: ("youtube", "ok"),
         CONSENT_POST: ("youtube", "ok"),
         CNN_ARTICLE: ("web", "ok"),
+        LURE: ("web", "ok"),
     }
     assert "1 gone" in everything.stderr.splitlines()[-1]
 
@@ -712,6 +721,18 @@ def test_plain_article_page(everything: Run) -> None:
     followed = [c for c in everything.captures if c["parent_id"] == page["id"]]
     assert sorted(c["url"] for c in followed) == sorted(links)
     assert {c["status"] for c in followed} == {"failed"}
+
+
+def test_links_into_private_networks_are_refused_behind_the_proxy_too(everything: Run) -> None:
+    page = everything.one(LURE)
+    assert [link["url"] for link in page["links"]] == list(INTERNAL)
+    for url in INTERNAL:
+        refused = everything.child(page, url)
+        assert refused["status"] == "failed"
+        assert refused["error"].startswith("blocked-address: Refusing to fetch")
+        assert "fetch.allow_private_networks" in refused["error"]
+    # Refused before any request: the proxy never saw them.
+    assert not [url for _, url, _ in everything.web.requests if "169.254" in url or "::1" in url]
 
 
 def test_post_images_are_captures_of_their_own_stored_once(everything: Run) -> None:
