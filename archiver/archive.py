@@ -207,6 +207,12 @@ def _after_routes(record: NewCapture, routes: tuple[Platform, PostResult] | None
     )
 
 
+def _web_address(url: str) -> str:
+    """An AT-URI names a Bluesky post, not a web page: archive it under its bsky.app address."""
+    text = url.strip()
+    return platforms.bluesky.web_url(text) if text.startswith("at://") else text
+
+
 def capture_url(
     fetcher: Fetcher, url: str, config: Config, now: datetime, *, kind: str = "link"
 ) -> NewCapture:
@@ -214,7 +220,7 @@ def capture_url(
     platform = Platform.WEB
     routes: tuple[Platform, PostResult] | None = None  # failed routes the web capture stands in for
     try:
-        url = validate_url(url)
+        url = validate_url(_web_address(url))
         module = platforms.find(url)
         if module is not None:
             platform = module.PLATFORM

@@ -20,6 +20,7 @@ from archiver.archive import CaptureOutcome, archive
 from archiver.config import MEDIA_CHOICES, Config, load_config
 from archiver.errors import ArchiverError
 from archiver.model import Status
+from archiver.platforms import bluesky
 from archiver.store import captures as store
 from archiver.store import models
 from archiver.store.db import make_engine, open_database, session_factory, upgrade
@@ -190,6 +191,9 @@ def _null_bar() -> Iterator[Any]:
 
 def _lookup_keys(url: str) -> list[str]:
     keys = [url.strip()]
+    if keys[0].startswith("at://"):
+        url = bluesky.web_url(keys[0])  # archived under the post's bsky.app address
+        keys.append(url)
     for transform in (validate_url, normalise_url):
         with suppress(ArchiverError):
             keys.append(transform(url))

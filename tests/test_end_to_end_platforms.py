@@ -57,7 +57,10 @@ QUOTED_TWEET = "https://x.com/SamuelSusla/status/1641086480675225601"
 # A tweet linking to a Reddit post through t.co: the hop is kept, the Reddit module takes over.
 REDDIT_LINK_TWEET = "https://x.com/rhaksw/status/1703436713362870723"
 REDDIT_LINK_TCO = "https://t.co/JLoLiR5BcW"
-REDDIT_AMA = "https://reddit.com/r/technology/comments/16jlhj7/we_are_senator_ron_wyden_fight_for_the_future/"
+REDDIT_AMA = (
+    "https://reddit.com/r/technology/comments/16jlhj7/"
+    "we_are_senator_ron_wyden_fight_for_the_future/"
+)
 
 # --- Mastodon -----------------------------------------------------------------------------------
 MASTODON_POST = "https://fosstodon.org/@schochastics/114026814291152535"
@@ -83,6 +86,8 @@ APPVIEW = "https://public.api.bsky.app/xrpc"
 BSKY_POST = "https://bsky.app/profile/manusandhu.com/post/3lbv5is6h6c2k"
 BSKY_DID = "did:plc:4hsqiyuogfohtw5loto626ck"
 BSKY_LINK = "https://www.vibe.com/lists/kendrick-lamar-squabble-up-video-easter-eggs/"
+# Asked for by its AT-URI (as developer tools show it); stored under its web address.
+BSKY_IMAGE_AT = "at://did:plc:rvrtd4tkr5uqt65bswn5dcl7/app.bsky.feed.post/3lbv5ioodbs26"
 BSKY_IMAGE_POST = "https://bsky.app/profile/did:plc:rvrtd4tkr5uqt65bswn5dcl7/post/3lbv5ioodbs26"
 BSKY_IMAGE_1 = (
     "https://cdn.bsky.app/img/feed_fullsize/plain/did:plc:rvrtd4tkr5uqt65bswn5dcl7/"
@@ -401,8 +406,11 @@ def archive(env: dict[str, str], home: Path, web: RecordedWeb, *args: str) -> Ru
 
 
 POSTS = (
-    OEMBED_TWEET, FX_TWEET, QUOTE_TWEET, REDDIT_LINK_TWEET, MASTODON_POST, REMOTE_POST, SECURE_POST, BSKY_POST, BSKY_IMAGE_POST, BSKY_QUOTE_POST,
-    REDDIT_POST, TELEGRAM_POST, TELEGRAM_GONE, YOUTUBE_POST, CONSENT_POST, CNN_ARTICLE, LURE,
+    OEMBED_TWEET, FX_TWEET, QUOTE_TWEET, REDDIT_LINK_TWEET,
+    MASTODON_POST, REMOTE_POST, SECURE_POST,
+    BSKY_POST, BSKY_IMAGE_AT, BSKY_QUOTE_POST,
+    REDDIT_POST, TELEGRAM_POST, TELEGRAM_GONE, YOUTUBE_POST, CONSENT_POST,
+    CNN_ARTICLE, LURE,
 )  # fmt: skip
 
 
@@ -605,10 +613,13 @@ def test_bluesky_resolves_the_handle_and_expands_the_link_facet(everything: Run)
     assert post["extra"]["did"] == BSKY_DID
     assert everything.web.asked(f"{APPVIEW}/com.atproto.identity.resolveHandle")
     assert everything.child(skeet, BSKY_LINK)["title"] == "Every reference in squabble up"
-    # A post named by DID needs no handle resolution.
+    # A post named by DID (here by its AT-URI) needs no handle resolution.
     image_post = everything.one(BSKY_IMAGE_POST)
     assert [m["url"] for m in image_post["post"]["media"]] == [BSKY_IMAGE_1, BSKY_IMAGE_2]
     assert len(everything.web.asked(f"{APPVIEW}/com.atproto.identity.resolveHandle")) == 1
+    shown = run_archiver(everything.env, "show", BSKY_IMAGE_AT, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert [json.loads(line)["id"] for line in shown.stdout.splitlines()] == [image_post["id"]]
     # A quoted post arrives hydrated in the thread answer and becomes a capture of its own.
     quoting = everything.one(BSKY_QUOTE_POST)
     assert quoting["post"]["quote_of"] == BSKY_QUOTED
