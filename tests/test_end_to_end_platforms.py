@@ -11,6 +11,7 @@ linked articles and images are small synthetic stand-ins built here.
 
 from __future__ import annotations
 
+import base64
 import copy
 import gzip
 import json
@@ -416,11 +417,19 @@ POSTS = (
 
 @pytest.fixture(scope="module")
 def everything(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    """Every platform's post archived in one run, with the default options."""
+    """Every platform's post archived in one run, with the default options.
+
+    The proxy URL carries credentials, as a corporate proxy's often does.
+    """
     home = tmp_path_factory.mktemp("everything")
     web = recorded_web()
     with proxied_environment(web, home) as env:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY"):
+            env[name] = env[name].replace("http://", f"http://{PROXY_USER}@", 1)
         yield archive(env, home, web, *POSTS)
+
+
+PROXY_USER = "newsroom:pr0xy-s3cret"
 
 
 def test_every_post_is_archived_and_a_gone_post_is_not_a_failure(everything: Run) -> None:
@@ -744,6 +753,21 @@ def test_links_into_private_networks_are_refused_behind_the_proxy_too(everything
         assert "fetch.allow_private_networks" in refused["error"]
     # Refused before any request: the proxy never saw them.
     assert not [url for _, url, _ in everything.web.requests if "169.254" in url or "::1" in url]
+
+
+def test_proxy_credentials_are_sent_to_the_proxy_and_never_stored(everything: Run) -> None:
+    # Plain-HTTP requests (the oEmbed tweet's http://t.co link) carry them in a header.
+    [(_, _, headers)] = [r for r in everything.web.requests if r[1] == OEMBED_TCO]
+    assert headers["Proxy-Authorization"] == "Basic " + base64.b64encode(
+        PROXY_USER.encode()
+    ).decode("ascii")
+    files = everything.database.parent.glob(everything.database.name + "*")  # with WAL files
+    stored = b"".join(path.read_bytes() for path in files)
+    assert OEMBED_TCO.encode() in stored  # the exchanges are in what was read
+    for secret in (b"pr0xy-s3cret", headers["Proxy-Authorization"].split()[1].encode()):
+        assert secret not in stored
+    printed = everything.stderr + json.dumps(everything.captures)
+    assert "pr0xy-s3cret" not in printed
 
 
 def test_post_images_are_captures_of_their_own_stored_once(everything: Run) -> None:
