@@ -5,8 +5,10 @@ user archiving a list would; the tests below read what it printed and stored. Ru
 different outcome (a failure's exit status, `--media`) have their own. Each subprocess costs
 seconds of imports, so assertions are grouped by run, not split into one run per fact.
 
-Platform answers are the recordings in tests/data/<platform>/ (see tests/data/SOURCES.md); the
-linked articles and images are small synthetic stand-ins built here.
+Platform answers are the recordings in tests/data/<platform>/ (see tests/data/SOURCES.md). Built
+here, and synthetic: the linked articles and images, error answers (404s, login walls, the consent
+redirect), and two answers derived from recordings (a Mastodon origin server's copy of the cached
+remote status, and the replied-to Telegram post).
 """
 
 from __future__ import annotations
