@@ -74,7 +74,10 @@ _SNIFF_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class Response:
-    """The final answer of a GET chain, with every hop that led to it."""
+    """The final answer of a GET chain, with every hop that led to it.
+
+    Its URLs, like those of its exchanges and errors, carry no `user:password@`.
+    """
 
     url: str
     final_url: str
@@ -653,7 +656,7 @@ class Fetcher:
             self._check_target(current, exchanges)
             hop = self._exchange(current, headers, jar, deadline, limit, exchanges)
             seen.add((current, self._cookie_state(jar, current)))
-            target = self._next_hop(hop, follow_redirects, html_redirects)
+            target = self._next_hop(hop, current, follow_redirects, html_redirects)
             if target is None:
                 exchanges.append(hop.exchange)
                 return self._response(requested, current, hop, redirects, exchanges)
@@ -661,7 +664,7 @@ class Fetcher:
             redirect = Redirect(
                 url=redact_url(current),
                 status=hop.exchange.status or 0,
-                location=location,
+                location=redact_url(location),
                 kind=kind,
             )
             exchanges.append(replace(hop.exchange, redirect=redirect))
@@ -831,14 +834,14 @@ class Fetcher:
     # -- where next --------------------------------------------------------------------------------
 
     def _next_hop(
-        self, hop: _Hop, follow_redirects: bool, html_redirects: bool
+        self, hop: _Hop, url: str, follow_redirects: bool, html_redirects: bool
     ) -> tuple[str, RedirectKind] | None:
         if not follow_redirects:
             return None
         exchange = hop.exchange
         if exchange.status in REDIRECT_STATUSES:
             location = header(exchange.response_headers, "location")
-            target = self._resolve(exchange.url, location)
+            target = self._resolve(url, location)
             return (target, RedirectKind.HTTP) if target else None
         if (
             not html_redirects
@@ -852,8 +855,8 @@ class Fetcher:
             (meta_refresh_target, RedirectKind.META_REFRESH),
             (javascript_redirect_target, RedirectKind.JAVASCRIPT),
         ):
-            target = self._resolve(exchange.url, find(page))
-            if target and target != exchange.url:
+            target = self._resolve(url, find(page))
+            if target and target != url:
                 return target, kind
         return None
 
@@ -877,7 +880,7 @@ class Fetcher:
         exchange = hop.exchange
         return Response(
             url=redact_url(requested),
-            final_url=final_url,
+            final_url=redact_url(final_url),
             status=exchange.status or 0,
             reason=exchange.reason,
             headers=exchange.response_headers,
