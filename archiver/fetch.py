@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import html
 import http.cookiejar
+import io
 import ipaddress
 import json
 import re
@@ -789,7 +790,8 @@ class Fetcher:
         self, response: httpx.Response, url: str, deadline: float, limit: int
     ) -> tuple[bytes, FetchError | None]:
         """Read and decode the body within the limits; on failure return what came and the error."""
-        chunks: list[bytes] = []
+        # BytesIO hands its buffer over without a copy, so the body costs the limit, not twice it.
+        buffer = io.BytesIO()
         size = 0
         try:
             if response.is_stream_consumed:
@@ -802,7 +804,7 @@ class Fetcher:
             for chunk in _then_flush(raw, layers):
                 # Checked per raw chunk: a server trickling bytes that decode to nothing is cut too.
                 if time.monotonic() > deadline:
-                    return b"".join(chunks), FetchTimeout(
+                    return buffer.getvalue(), FetchTimeout(
                         f"Gave up on {redact_url(url)} while reading the body: the total "
                         f"time limit of {self.config.total_timeout:g}s (fetch.total_timeout) "
                         "was reached",
@@ -810,26 +812,26 @@ class Fetcher:
                     )
                 for piece in chunk:
                     if size + len(piece) > limit:
-                        chunks.append(piece[: limit - size])
-                        return b"".join(chunks), BodyTooLarge(
+                        buffer.write(piece[: limit - size])
+                        return buffer.getvalue(), BodyTooLarge(
                             f"The body of {redact_url(url)} is larger than {limit} bytes "
                             "(fetch.max_body_bytes); the rest was not read",
                             url=url,
                         )
                     size += len(piece)
-                    chunks.append(piece)
+                    buffer.write(piece)
         except FetchError as exc:
-            return b"".join(chunks), exc
+            return buffer.getvalue(), exc
         except zlib.error as exc:
-            return b"".join(chunks), NetworkError(
+            return buffer.getvalue(), NetworkError(
                 f"{redact_url(url)}: the body is not valid "
                 f"{response.headers.get('content-encoding')} data ({exc})",
                 url=url,
             )
         except httpx.HTTPError as exc:
             late = time.monotonic() >= deadline
-            return b"".join(chunks), _httpx_error(exc, url, self.config, late, None)
-        return b"".join(chunks), None
+            return buffer.getvalue(), _httpx_error(exc, url, self.config, late, None)
+        return buffer.getvalue(), None
 
     # -- where next --------------------------------------------------------------------------------
 
