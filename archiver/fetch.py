@@ -154,6 +154,7 @@ def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
 # --- charset -------------------------------------------------------------------------------------
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""")
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -204,7 +205,7 @@ def detect_charset(body: bytes, content_type: str | None) -> str | None:
     if not _is_textual(media_type):
         return None
     if media_type in ("", "text/html", "application/xhtml+xml") or media_type.endswith("xml"):
-        match = _META_CHARSET.search(body[:4096])
+        match = _XML_ENCODING.match(body[:1024]) or _META_CHARSET.search(body[:4096])
         declared = _codec(match.group(1).decode("ascii")) if match else None
         if declared:
             return declared

@@ -436,6 +436,7 @@ def test_relative_redirect_from_a_url_with_userinfo(httpx_mock: HTTPXMock) -> No
             "text/html",
             "shift_jis",
         ),
+        (b'<?xml version="1.0" encoding="ISO-8859-2"?><rss/>', "application/rss+xml", "iso8859-2"),
         ("plain ütf-8".encode(), "text/html", "utf-8"),
         ("é".encode("latin-1"), "text/html", "cp1252"),
         ("é".encode(), "text/html; charset=bogus-charset", "utf-8"),
