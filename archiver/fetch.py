@@ -29,8 +29,9 @@ import charset_normalizer
 import httpcore
 import httpx
 
-# The one private import: httpx's own reading of HTTP(S)_PROXY/ALL_PROXY/NO_PROXY and its URL
-# patterns, so env proxies behave exactly as in plain httpx (which skips them given a transport).
+# Private httpx API, used twice and pinned by the <0.29 bound: its reading of HTTP(S)_PROXY/
+# ALL_PROXY/NO_PROXY and URL patterns here (so env proxies behave exactly as in plain httpx, which
+# skips them given a transport), and HTTPTransport._pool in _DirectTransport.
 from httpx._utils import URLPattern, get_environment_proxies
 
 from archiver.config import FetchConfig
@@ -360,7 +361,10 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 
 class _DirectTransport(httpx.HTTPTransport):
-    """httpx's transport (so test mocks still apply) with the address guard as network backend."""
+    """httpx's transport (so test mocks still apply) with the address guard as network backend.
+
+    httpx offers no way to pass a network backend, so its connection pool is rebuilt with one.
+    """
 
     def __init__(self, config: FetchConfig) -> None:
         super().__init__(verify=config.verify_tls, trust_env=True)
