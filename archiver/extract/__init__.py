@@ -6,19 +6,44 @@ read is listed in `Page.warnings`.
 
 from __future__ import annotations
 
+from lxml.etree import strip_elements
+from lxml.html import HtmlElement
+
 from archiver.extract.content import (
+    BoilerplateTest,
     content_blocks,
     content_links,
     content_media,
     content_root,
     embedded_posts,
+    squash,
 )
-from archiver.extract.document import decode_html, parse_html
+from archiver.extract.document import load_document
 from archiver.extract.metadata import base_url, read_metadata
-from archiver.extract.text import main_text
+from archiver.extract.text import (
+    finish_text,
+    needs_reference,
+    readability_text,
+    split_paragraphs,
+    trafilatura_text,
+)
 from archiver.model import Page
 
 __all__ = ["extract_page"]
+
+# Read by the metadata and embed passes, then dropped: every extractor below deletes them anyway,
+# after taking copies of the tree that they would make larger.
+_NEVER_CONTENT = (
+    "head",
+    "script",
+    "style",
+    "template",
+    "svg",
+    "noscript",
+    "iframe",
+    "link",
+    "meta",
+)
 
 
 def extract_page(html: bytes | str, url: str, *, charset: str | None = None) -> Page:
@@ -28,7 +53,7 @@ def extract_page(html: bytes | str, url: str, *, charset: str | None = None) -> 
     and detection are used when it is missing or wrong.
     """
     warnings: list[str] = []
-    tree = parse_html(decode_html(html, charset, warnings), warnings)
+    tree = load_document(html, charset, warnings)
     if tree is None:
         return Page(warnings=tuple(warnings))
     try:
@@ -37,16 +62,21 @@ def extract_page(html: bytes | str, url: str, *, charset: str | None = None) -> 
         return Page(warnings=(*warnings, "document nested too deeply to extract"))
 
 
-def _extract(tree: object, url: str, warnings: list[str]) -> Page:
-    from lxml.html import HtmlElement
-
-    assert isinstance(tree, HtmlElement)
+def _extract(tree: HtmlElement, url: str, warnings: list[str]) -> Page:
     meta = read_metadata(tree, url, warnings)
     base = base_url(tree, url)
-    text = main_text(
-        tree, url or None, title=meta.title, article_body=meta.article_body, warnings=warnings
-    )
-    blocks = content_blocks(tree, text or "")
+    embeds = embedded_posts(tree, base)
+    # Scripts and styles are no content and only make every copy the extractors take dearer.
+    strip_elements(tree, *_NEVER_CONTENT, with_tail=False)
+    raw = trafilatura_text(tree, url or None, warnings)
+    paragraphs = split_paragraphs(raw)
+    boilerplate = BoilerplateTest()
+    blocks = content_blocks(tree, raw, boilerplate)
+    media = content_media(content_root(blocks), base, boilerplate)
+    # Readability rearranges the tree, so it runs after every other reader is done with it.
+    reference = readability_text(tree) if needs_reference(paragraphs) else ""
+    text = finish_text(paragraphs, reference, title=meta.title, article_body=meta.article_body)
+    final = squash(text or "")
     return Page(
         title=meta.title,
         text=text,
@@ -58,9 +88,9 @@ def _extract(tree: object, url: str, warnings: list[str]) -> Page:
         language=meta.language,
         description=meta.description,
         image=meta.image,
-        links=content_links(blocks, base),
-        embedded_posts=embedded_posts(tree, base),
-        media=content_media(content_root(blocks), base),
+        links=content_links((b for b in blocks if b.squashed in final), base),
+        embedded_posts=embeds,
+        media=media,
         jsonld=tuple(meta.jsonld),
         opengraph=meta.opengraph,
         twitter_card=meta.twitter_card,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from lxml.html import HtmlElement
@@ -13,12 +14,40 @@ from archiver.extract.metadata import absolute_url
 from archiver.model import Media
 
 _BOILERPLATE_TAGS = frozenset({"nav", "footer", "aside", "form", "button", "select"})
-_BOILERPLATE_ATTR = re.compile(
-    r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|footer|sidebar|related|recommend\w*|share|sharing|"
-    r"social|comments?|promo|newsletter|advert\w*|ads?|breadcrumbs?|more-stories|trending|"
-    r"popular|subscribe|paywall|cookie\w*|outbrain|taboola)(?:$|[\s_-])",
-    re.I,
+_BOILERPLATE_WORDS = frozenset(
+    [
+        "nav",
+        "navbar",
+        "navigation",
+        "menu",
+        "footer",
+        "sidebar",
+        "related",
+        "recommended",
+        "recommendations",
+        "share",
+        "sharing",
+        "social",
+        "comment",
+        "comments",
+        "promo",
+        "newsletter",
+        "advert",
+        "advertisement",
+        "ad",
+        "ads",
+        "adslot",
+        "breadcrumb",
+        "breadcrumbs",
+        "trending",
+        "popular",
+        "outbrain",
+        "taboola",
+    ]
 )
+# State classes on page wrappers ("has-sidebar", "no-ads") describe the page, not the element.
+_STATE_PREFIX = re.compile(r"^(?:has|no|with|is|show|hide|enable|disable|page|body|template)[-_]")
+_WORD_SPLIT = re.compile(r"[-_]+")
 _BLOCK_TAGS = (
     "p",
     "li",
@@ -44,51 +73,102 @@ _YOUTUBE_ID = re.compile(r"^/embed/([A-Za-z0-9_-]{6,})")
 _BSKY_AT = re.compile(r"^at://(did:[^/]+|[^/]+)/app\.bsky\.feed\.post/([A-Za-z0-9]+)")
 
 
-def _boilerplate(elem: HtmlElement, stop: HtmlElement | None = None) -> bool:
-    """Is `elem` inside navigation, a footer, an aside or a widget named like one?"""
-    node: HtmlElement | None = elem
-    while node is not None and node is not stop:
+class BoilerplateTest:
+    """Is an element inside navigation, a footer, an aside or a widget named like one?
+
+    Answers are cached per element: the same ancestors are asked about for every block.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[HtmlElement, bool] = {}
+
+    def _own(self, node: HtmlElement) -> bool:
         tag = node.tag if isinstance(node.tag, str) else ""
         if tag in _BOILERPLATE_TAGS:
             return True
-        if tag in ("body", "html"):
+        attrib = node.attrib
+        if not attrib:
             return False
-        attrs = f"{node.get('class', '')} {node.get('id', '')} {node.get('role', '')}"
-        if attrs.strip() and _BOILERPLATE_ATTR.search(attrs):
+        role = attrib.get("role")
+        if role and role.lower() in ("navigation", "complementary", "contentinfo", "banner"):
             return True
-        node = node.getparent()
-    return False
+        names = attrib.get("class", "") + " " + attrib.get("id", "")
+        for token in names.lower().split():
+            if _STATE_PREFIX.match(token):
+                continue
+            if any(word in _BOILERPLATE_WORDS for word in _WORD_SPLIT.split(token)):
+                return True
+        return False
+
+    def __call__(self, elem: HtmlElement, stop: HtmlElement | None = None) -> bool:
+        """Walk up to `stop` (exclusive) or the body; only full walks are cached."""
+        if stop is not None:
+            walker: HtmlElement | None = elem
+            while walker is not None and walker is not stop and walker.tag not in ("body", "html"):
+                if self._own(walker):
+                    return True
+                walker = walker.getparent()
+            return False
+        chain: list[HtmlElement] = []
+        node: HtmlElement | None = elem
+        answer = False
+        while node is not None and node is not stop and node.tag not in ("body", "html"):
+            known = self._cache.get(node)
+            if known is not None:
+                answer = known
+                break
+            chain.append(node)
+            if self._own(node):
+                answer = True
+                break
+            node = node.getparent()
+        for seen in chain:
+            self._cache[seen] = answer
+        return answer
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
+    """Text without any whitespace: extractors disagree on spacing, never on characters."""
     return "".join(text.split())
 
 
-def content_blocks(tree: HtmlElement, text: str) -> list[HtmlElement]:
-    """Leaf-most block elements of the HTML whose text is part of the extracted main text."""
-    squashed = _squash(text)
+@dataclass(frozen=True)
+class Block:
+    """A leaf-most block of the HTML whose text is part of the extracted main text."""
+
+    element: HtmlElement
+    squashed: str
+    hrefs: tuple[str, ...]
+
+
+def content_blocks(tree: HtmlElement, text: str, boilerplate: BoilerplateTest) -> list[Block]:
+    """The blocks of `tree` that the main text contains, in document order, with their links.
+
+    Links are read now because later passes (readability) may rearrange the tree.
+    """
+    squashed = squash(text)
     if not squashed:
         return []
-    blocks: list[HtmlElement] = []
+    blocks: list[Block] = []
     for elem in tree.iter(*_BLOCK_TAGS):
-        if elem.tag in ("div", "section") and any(
-            child.tag in _BLOCK_TAGS for child in elem.iterchildren()
-        ):
+        # A div counts only when it holds text itself (text with <br>s, no <p>s).
+        if elem.tag in ("div", "section") and not (elem.text and elem.text.strip()):
             continue
-        block = _squash(elem.text_content())
-        if len(block) >= 12 and block in squashed and not _boilerplate(elem):
-            blocks.append(elem)
+        block = squash(elem.text_content())
+        if len(block) >= 12 and block in squashed and not boilerplate(elem):
+            hrefs = tuple(a.get("href", "") for a in elem.iter("a") if a.get("href"))
+            blocks.append(Block(elem, block, hrefs))
     return blocks
 
 
-def content_root(blocks: list[HtmlElement]) -> HtmlElement | None:
+def content_root(blocks: list[Block]) -> HtmlElement | None:
     """Deepest element holding most of the content blocks: where the article lives."""
     if not blocks:
         return None
     counts: Counter[HtmlElement] = Counter()
     depth: dict[HtmlElement, int] = {}
     for block in blocks:
-        ancestors = list(block.iterancestors())
+        ancestors = list(block.element.iterancestors())
         for level, anc in enumerate(reversed(ancestors)):
             counts[anc] += 1
             depth[anc] = level
@@ -108,13 +188,13 @@ def _absolute(base: str, href: str | None) -> str | None:
     return absolute_url(base, href)
 
 
-def content_links(blocks: Iterable[HtmlElement], base: str) -> tuple[str, ...]:
+def content_links(blocks: Iterable[Block], base: str) -> tuple[str, ...]:
     """Absolute http(s) links inside the content blocks, in order, without fragments or repeats."""
     links: dict[str, None] = {}
     page = _strip_fragment(base)
     for block in blocks:
-        for anchor in block.iter("a"):
-            url = _absolute(base, anchor.get("href"))
+        for href in block.hrefs:
+            url = _absolute(base, href)
             if url:
                 url = _strip_fragment(url)
                 if url != page:
@@ -172,7 +252,7 @@ def embedded_posts(tree: HtmlElement, base: str) -> tuple[str, ...]:
                 _strip_fragment(url.split("?")[0] if "youtube" not in url else url), None
             )
 
-    for elem in tree.iter("blockquote", "iframe", "script", "div"):
+    for elem in tree.iter("blockquote", "iframe", "script"):
         classes = f" {elem.get('class', '')} ".lower()
         if elem.tag == "blockquote":
             if "twitter-tweet" in classes or "twitter-video" in classes:
@@ -233,13 +313,15 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def content_media(root: HtmlElement | None, base: str) -> tuple[Media, ...]:
+def content_media(
+    root: HtmlElement | None, base: str, boilerplate: BoilerplateTest
+) -> tuple[Media, ...]:
     """Images (with alt text) and videos inside the article element, skipping icons and widgets."""
     if root is None:
         return ()
     found: dict[str, Media] = {}
     for elem in root.iter("img", "video"):
-        if _boilerplate(elem, stop=root):
+        if boilerplate(elem, stop=root):
             continue
         if elem.tag == "img":
             width, height = _int(elem.get("width")), _int(elem.get("height"))

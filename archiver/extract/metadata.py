@@ -178,10 +178,11 @@ def _repair_json(raw: str) -> str:
 def read_jsonld(tree: HtmlElement, warnings: list[str]) -> list[Any]:
     """Every `application/ld+json` block, parsed or repaired, else skipped with a warning."""
     blocks: list[Any] = []
-    scripts = tree.xpath(
-        '//script[translate(@type, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")'
-        '="application/ld+json"]'
-    )
+    scripts = [
+        s
+        for s in tree.iter("script")
+        if (s.get("type") or "").strip().lower() == "application/ld+json"
+    ]
     for index, script in enumerate(scripts):
         raw = script.text or ""
         if not raw.strip():
@@ -263,9 +264,13 @@ def _image_url(value: Any) -> str | None:
 # --- meta tags ----------------------------------------------------------------------------------
 
 
-def _meta_tags(tree: HtmlElement) -> dict[str, list[str]]:
-    """Content of every <meta> by lower-cased name/property/itemprop/http-equiv key."""
-    found: dict[str, list[str]] = {}
+def _read_meta(tree: HtmlElement) -> tuple[dict[str, list[str]], dict[str, Any], dict[str, str]]:
+    """One pass over <meta>: all by lower-cased name/property/itemprop/http-equiv, OpenGraph
+    (og:* and article:*, repeated keys as lists) and Twitter card (by `name=` or, as many sites
+    wrongly write it, `property=`; first value wins)."""
+    tags: dict[str, list[str]] = {}
+    graph: dict[str, Any] = {}
+    card: dict[str, str] = {}
     for meta in tree.iter("meta"):
         content = meta.get("content")
         if content is None:
@@ -273,39 +278,20 @@ def _meta_tags(tree: HtmlElement) -> dict[str, list[str]]:
         for attr in ("property", "name", "itemprop", "http-equiv"):
             key = meta.get(attr)
             if key:
-                found.setdefault(key.strip().lower(), []).append(content.strip())
-    return found
-
-
-def _opengraph(tree: HtmlElement) -> dict[str, Any]:
-    """og:* and article:* properties; repeated keys become lists."""
-    graph: dict[str, Any] = {}
-    for meta in tree.iter("meta"):
-        key = (meta.get("property") or meta.get("name") or "").strip()
-        content = meta.get("content")
-        if content is None or not key.lower().startswith(("og:", "article:")):
-            continue
-        key = key.lower()
-        if key in graph:
-            current = graph[key]
-            if isinstance(current, list):
+                tags.setdefault(key.strip().lower(), []).append(content.strip())
+        key = (meta.get("property") or meta.get("name") or "").strip().lower()
+        if key.startswith(("og:", "article:")):
+            current = graph.get(key)
+            if current is None:
+                graph[key] = content
+            elif isinstance(current, list):
                 current.append(content)
             else:
                 graph[key] = [current, content]
-        else:
-            graph[key] = content
-    return graph
-
-
-def _twitter(tree: HtmlElement) -> dict[str, str]:
-    """twitter:* by `name=` or, as many sites wrongly write it, `property=`; first value wins."""
-    card: dict[str, str] = {}
-    for meta in tree.iter("meta"):
-        key = (meta.get("name") or meta.get("property") or "").strip().lower()
-        content = meta.get("content")
-        if content is not None and key.startswith("twitter:") and key not in card:
-            card[key] = content
-    return card
+        card_key = (meta.get("name") or meta.get("property") or "").strip().lower()
+        if card_key.startswith("twitter:") and card_key not in card:
+            card[card_key] = content
+    return tags, graph, card
 
 
 def _first(*values: object) -> str | None:
@@ -386,9 +372,7 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
     nodes = list(jsonld_nodes(meta.jsonld))
     index = _by_id(nodes)
     main = _main_node(nodes) or {}
-    meta.opengraph = _opengraph(tree)
-    meta.twitter_card = _twitter(tree)
-    tags = _meta_tags(tree)
+    tags, meta.opengraph, meta.twitter_card = _read_meta(tree)
     og, tw = meta.opengraph, meta.twitter_card
 
     def tag(*keys: str) -> list[str]:
@@ -467,7 +451,7 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
     meta.published_at = _first_date(
         main.get("datePublished"),
         tag("article:published_time", "og:published_time", "datepublished"),
-        _itemprop_text(tree, "datePublished"),
+        lambda: _itemprop_text(tree, "datePublished"),
         tag(
             "dc.date.issued",
             "dcterms.issued",
@@ -483,7 +467,7 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
             "cxenseparse:recs:publishtime",
         ),
         main.get("dateCreated"),
-        [t.get("datetime") for t in tree.xpath("//time[@pubdate]")],
+        lambda: [t.get("datetime") for t in tree.xpath("//time[@pubdate]")],
     )
     meta.modified_at = _first_date(
         main.get("dateModified"),
@@ -497,7 +481,7 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
             "lastmod",
             "article.updated",
         ),
-        _itemprop_text(tree, "dateModified"),
+        lambda: _itemprop_text(tree, "dateModified"),
     )
     body = main.get("articleBody")
     if isinstance(body, str) and body.strip():
@@ -506,7 +490,10 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
 
 
 def _first_date(*sources: object) -> datetime | None:
+    """The first parseable date; sources may be callables, so costly lookups run only if needed."""
     for source in sources:
+        if callable(source):
+            source = source()
         values = source if isinstance(source, list) else [source]
         for value in values:
             parsed = parse_datetime(value)
