@@ -17,6 +17,7 @@ from archiver.extract.content import (
     content_root,
     embedded_posts,
     squash,
+    without_boilerplate,
 )
 from archiver.extract.document import load_document
 from archiver.extract.metadata import base_url, read_metadata
@@ -33,17 +34,7 @@ __all__ = ["extract_page"]
 
 # Read by the metadata and embed passes, then dropped: every extractor below deletes them anyway,
 # after taking copies of the tree that they would make larger.
-_NEVER_CONTENT = (
-    "head",
-    "script",
-    "style",
-    "template",
-    "svg",
-    "noscript",
-    "iframe",
-    "link",
-    "meta",
-)
+_NEVER_CONTENT = ("head", "script", "style", "template", "svg", "iframe", "link", "meta")
 
 
 def extract_page(html: bytes | str, url: str, *, charset: str | None = None) -> Page:
@@ -70,9 +61,11 @@ def _extract(tree: HtmlElement, url: str, warnings: list[str]) -> Page:
     strip_elements(tree, *_NEVER_CONTENT, with_tail=False)
     raw = trafilatura_text(tree, url or None, warnings)
     paragraphs = split_paragraphs(raw)
-    boilerplate = BoilerplateTest()
-    blocks = content_blocks(tree, raw, boilerplate)
-    media = content_media(content_root(blocks), base, boilerplate)
+    blocks = content_blocks(tree, raw)
+    root = content_root(blocks)
+    boilerplate = BoilerplateTest(root)
+    blocks = without_boilerplate(blocks, boilerplate)
+    media = content_media(root, base, boilerplate)
     # Readability rearranges the tree, so it runs after every other reader is done with it.
     reference = readability_text(tree) if needs_reference(paragraphs) else ""
     text = finish_text(paragraphs, reference, title=meta.title, article_body=meta.article_body)

@@ -76,10 +76,13 @@ _BSKY_AT = re.compile(r"^at://(did:[^/]+|[^/]+)/app\.bsky\.feed\.post/([A-Za-z0-
 class BoilerplateTest:
     """Is an element inside navigation, a footer, an aside or a widget named like one?
 
-    Answers are cached per element: the same ancestors are asked about for every block.
+    Only ancestors below `root` (the article element) are asked: page wrappers above it carry
+    names like "advert-content-wrap" without being boilerplate. Answers are cached per element,
+    since the same ancestors are asked about for every block.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, root: HtmlElement | None = None) -> None:
+        self._root = root
         self._cache: dict[HtmlElement, bool] = {}
 
     def _own(self, node: HtmlElement) -> bool:
@@ -100,19 +103,11 @@ class BoilerplateTest:
                 return True
         return False
 
-    def __call__(self, elem: HtmlElement, stop: HtmlElement | None = None) -> bool:
-        """Walk up to `stop` (exclusive) or the body; only full walks are cached."""
-        if stop is not None:
-            walker: HtmlElement | None = elem
-            while walker is not None and walker is not stop and walker.tag not in ("body", "html"):
-                if self._own(walker):
-                    return True
-                walker = walker.getparent()
-            return False
+    def __call__(self, elem: HtmlElement) -> bool:
         chain: list[HtmlElement] = []
         node: HtmlElement | None = elem
         answer = False
-        while node is not None and node is not stop and node.tag not in ("body", "html"):
+        while node is not None and node is not self._root and node.tag not in ("body", "html"):
             known = self._cache.get(node)
             if known is not None:
                 answer = known
@@ -141,7 +136,7 @@ class Block:
     hrefs: tuple[str, ...]
 
 
-def content_blocks(tree: HtmlElement, text: str, boilerplate: BoilerplateTest) -> list[Block]:
+def content_blocks(tree: HtmlElement, text: str) -> list[Block]:
     """The blocks of `tree` that the main text contains, in document order, with their links.
 
     Links are read now because later passes (readability) may rearrange the tree.
@@ -155,10 +150,14 @@ def content_blocks(tree: HtmlElement, text: str, boilerplate: BoilerplateTest) -
         if elem.tag in ("div", "section") and not (elem.text and elem.text.strip()):
             continue
         block = squash(elem.text_content())
-        if len(block) >= 12 and block in squashed and not boilerplate(elem):
+        if len(block) >= 12 and block in squashed:
             hrefs = tuple(a.get("href", "") for a in elem.iter("a") if a.get("href"))
             blocks.append(Block(elem, block, hrefs))
     return blocks
+
+
+def without_boilerplate(blocks: list[Block], boilerplate: BoilerplateTest) -> list[Block]:
+    return [block for block in blocks if not boilerplate(block.element)]
 
 
 def content_root(blocks: list[Block]) -> HtmlElement | None:
@@ -321,7 +320,7 @@ def content_media(
         return ()
     found: dict[str, Media] = {}
     for elem in root.iter("img", "video"):
-        if boilerplate(elem, stop=root):
+        if boilerplate(elem):
             continue
         if elem.tag == "img":
             width, height = _int(elem.get("width")), _int(elem.get("height"))
