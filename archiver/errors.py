@@ -1,25 +1,30 @@
 """The one exception tree of archiver; the CLI turns each into a message and an exit code.
 
-    ArchiverError
-    ├── ConfigError              bad or unknown configuration key, unreadable file
-    ├── InvalidURL               malformed URL or unsupported scheme
-    ├── FetchError               anything that stopped us getting a response
-    │   ├── BlockedAddress       private, loopback, link-local … target (SSRF guard)
-    │   ├── NetworkError         DNS, connect, TLS, reset
-    │   ├── FetchTimeout         connect/read timeout or the total time limit
-    │   ├── TooManyRedirects     hop limit reached
-    │   ├── RedirectLoop         a hop came back to a URL already visited
-    │   ├── BodyTooLarge         decoded body over the size limit
-    │   ├── HTTPError            a 4xx/5xx answer where content was needed
-    │   │   └── RateLimited      429 (or 503) with the Retry-After delay, if any
-    │   └── LoginWall            the platform answered with a login page instead of content
-    ├── ParseError               a platform answer we could not understand (bad JSON, unknown shape)
-    ├── LimitExceeded            a configured limit (links, depth, HTML size) was hit
-    └── StoreError               database problems
-        └── SchemaOutdated       database at an older migration: run `archiver db upgrade`
+ArchiverError
+├── ConfigError              bad or unknown configuration key, unreadable file
+├── InvalidURL               malformed URL or unsupported scheme
+├── FetchError               anything that stopped us getting a response
+│   ├── BlockedAddress       private, loopback, link-local … target (SSRF guard)
+│   ├── NetworkError         DNS, connect, TLS, reset
+│   ├── FetchTimeout         connect/read timeout or the total time limit
+│   ├── TooManyRedirects     hop limit reached
+│   ├── RedirectLoop         a hop came back to a URL already visited
+│   ├── BodyTooLarge         decoded body over the size limit
+│   ├── HTTPError            a 4xx/5xx answer where content was needed
+│   │   └── RateLimited      429 (or 503) with the Retry-After delay, if any
+│   └── LoginWall            the platform answered with a login page instead of content
+├── ParseError               a platform answer we could not understand (bad JSON, unknown shape)
+├── LimitExceeded            a configured limit (links, depth, HTML size) was hit
+└── StoreError               database problems
+    └── SchemaOutdated       database at an older migration: run `archiver db upgrade`
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from archiver.model import Exchange
 
 
 class ArchiverError(Exception):
@@ -43,9 +48,13 @@ class InvalidURL(ArchiverError):
 class FetchError(ArchiverError):
     code = "fetch"
 
-    def __init__(self, message: str, *, url: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, url: str | None = None, exchanges: tuple[Exchange, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.url = url
+        #: What was recorded before the failure, so a failed capture still keeps its hops.
+        self.exchanges = exchanges
 
 
 class BlockedAddress(FetchError):
@@ -75,8 +84,15 @@ class BodyTooLarge(FetchError):
 class HTTPError(FetchError):
     code = "http"
 
-    def __init__(self, message: str, *, url: str | None = None, status: int = 0) -> None:
-        super().__init__(message, url=url)
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int = 0,
+        exchanges: tuple[Exchange, ...] = (),
+    ) -> None:
+        super().__init__(message, url=url, exchanges=exchanges)
         self.status = status
 
 
@@ -90,8 +106,9 @@ class RateLimited(HTTPError):
         url: str | None = None,
         status: int = 429,
         retry_after: float | None = None,
+        exchanges: tuple[Exchange, ...] = (),
     ) -> None:
-        super().__init__(message, url=url, status=status)
+        super().__init__(message, url=url, status=status, exchanges=exchanges)
         self.retry_after = retry_after
 
 
