@@ -20,7 +20,7 @@ from archiver.extract.content import (
     without_boilerplate,
 )
 from archiver.extract.document import load_document
-from archiver.extract.metadata import base_url, read_metadata
+from archiver.extract.metadata import base_url, guess_published, read_metadata
 from archiver.extract.text import (
     finish_text,
     needs_reference,
@@ -55,6 +55,8 @@ def extract_page(html: bytes | str, url: str, *, charset: str | None = None) -> 
 
 def _extract(tree: HtmlElement, url: str, warnings: list[str]) -> Page:
     meta = read_metadata(tree, url, warnings)
+    if meta.published_at is None:
+        meta.published_at = guess_published(tree, url)
     base = base_url(tree, url)
     embeds = embedded_posts(tree, base)
     # Scripts and styles are no content and only make every copy the extractors take dearer.

@@ -47,6 +47,7 @@ _BOILERPLATE_WORDS = frozenset(
 )
 # State classes on page wrappers ("has-sidebar", "no-ads") describe the page, not the element.
 _STATE_PREFIX = re.compile(r"^(?:has|no|with|is|show|hide|enable|disable|page|body|template)[-_]")
+_MIN_IMAGE = 150
 _WORD_SPLIT = re.compile(r"[-_]+")
 _BLOCK_TAGS = (
     "p",
@@ -324,7 +325,10 @@ def content_media(
             continue
         if elem.tag == "img":
             width, height = _int(elem.get("width")), _int(elem.get("height"))
-            if (width is not None and width < 80) or (height is not None and height < 80):
+            # Icons, avatars and "related story" thumbnails are smaller than this.
+            if (width is not None and width < _MIN_IMAGE) or (
+                height is not None and height < _MIN_IMAGE
+            ):
                 continue
             url = _absolute(base, _image_src(elem))
             if url and not url.lower().endswith((".svg", ".gif")):

@@ -10,6 +10,7 @@ import html as htmllib
 import json
 import re
 from collections.abc import Iterator
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -396,6 +397,7 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
         [w.get("name") for w in websites],
         tag("application-name", "apple-mobile-web-app-title"),
     )
+    meta.title = _strip_site_suffix(meta.title, meta.site_name)
     meta.description = _first(
         og.get("og:description"),
         tag("description"),
@@ -487,6 +489,37 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
     if isinstance(body, str) and body.strip():
         meta.article_body = body
     return meta
+
+
+def guess_published(tree: HtmlElement, url: str) -> datetime | None:
+    """htmldate's reading of markup and URL, for pages that state no publication date outright."""
+    try:
+        from htmldate import find_date
+    except ImportError:
+        return None
+    try:
+        # htmldate prunes the tree it is given.
+        found = find_date(
+            deepcopy(tree),
+            extensive_search=False,  # free-text date guesses are wrong too often to keep as evidence
+            original_date=True,
+            outputformat="%Y-%m-%dT%H:%M:%S",
+            url=url or None,
+        )
+    except (ValueError, TypeError, AttributeError, RecursionError, OverflowError):
+        return None
+    return parse_datetime(found)
+
+
+def _strip_site_suffix(title: str | None, site: str | None) -> str | None:
+    """ "Headline | Site" → "Headline": the site name is its own field."""
+    if not title or not site:
+        return title
+    for sep in (" | ", " - ", " – ", " — ", " :: ", " : ", "｜", "："):
+        suffix = sep + site
+        if title.casefold().endswith(suffix.casefold()) and len(title) > len(suffix) + 10:
+            return title[: -len(suffix)].rstrip()
+    return title
 
 
 def _first_date(*sources: object) -> datetime | None:
