@@ -179,8 +179,15 @@ def test_oneesports_keeps_an_author_with_a_quoted_nickname() -> None:
     assert page.modified_at == _utc(2023, 11, 19, 12, 31, 10)
     assert page.site_name == "ONE Esports"
     assert (page.text or "").startswith("T1 are your Worlds 2023 champions!")
-    # The "READ MORE" link sits in the article, inside a page wrapper named "advert-content-wrap".
-    assert "https://www.oneesports.gg/league-of-legends/changes-worlds-2024-format/" in page.links
+    # The article sits inside a page wrapper named "advert-content-wrap": its links still count.
+    assert (
+        "https://www.oneesports.gg/league-of-legends/heartsteel-worlds-2023-opening/" in page.links
+    )
+    # "READ MORE: <headline>" under the article is a related link, neither text nor content link.
+    assert "READ MORE" not in (page.text or "")
+    assert (
+        "https://www.oneesports.gg/league-of-legends/changes-worlds-2024-format/" not in page.links
+    )
 
 
 def test_fox13_canonical_elsewhere_and_organization_author() -> None:

@@ -22,6 +22,31 @@ _SPACES = re.compile(r"[ \t\u00a0]+")
 _JUNK_LINE = re.compile(
     r"^(?:https?://\S+|\d{4}-\d\d-\d\d(?:[T ][\d:.]+(?:Z|[+-]\d\d:?\d\d)?)?)$", re.I
 )
+# Section markers that introduce links to other stories ("Related", "You may also like"): the
+# marker and the headline-like lines after it are cross-links, not article text.
+_RELATED_MARKER = re.compile(
+    r"^(?:related(?: articles| stories| posts| content| coverage| reading)?|read more|see more|"
+    r"more from .{0,40}|more on this(?: story)?|you (?:may|might) also like|recommended(?: for you)?|"
+    r"don'?t miss|also read|see also|most popular|most read|trending(?: now)?|top stories|"
+    r"latest news|more stories|further reading)\s*[:.…\-–—]*\s*$",
+    re.I,
+)
+# "Related: <headline>", "READ MORE: <headline>" lines.
+_RELATED_PREFIX = re.compile(
+    r"^(?:related|read more|see more|also read|read also|more|watch|listen|don'?t miss|"
+    r"recommended|read next|see also)\s*[:|»>–—-]\s*\S",
+    re.I,
+)
+# Calls to action in the article's frame: follow us, newsletters, apps, tip lines.
+_CALL_TO_ACTION = re.compile(
+    r"\b(?:subscribe to (?:our|the|\w+[’']s)\b.{0,40}\b(?:newsletters?|channel|podcast)|"
+    r"follow (?:us|him|her|them) on|(?:get|download) (?:the|our) [\w ]{0,30}\bapp\b|"
+    r"right in your inbox|have a (?:news )?tip\b)",
+    re.I,
+)
+# A headline in a list of links rarely ends like a sentence.
+_SENTENCE_OR_LABEL_END = re.compile(r"[.!?…\"”’:]$")
+_BULLETS = "-–—•* "
 #: Below this much reference text, readability has not found an article to agree with.
 _MIN_REFERENCE = 200
 #: Share of the reference text that trafilatura's paragraphs must cover for the two to be
@@ -122,7 +147,30 @@ def trim_to_agreement(paragraphs: list[str], reference: str) -> list[str]:
 
 
 def _drop_noise(paragraphs: list[str], title: str | None) -> list[str]:
-    kept = [p for p in paragraphs if not _JUNK_LINE.match(p)]
+    """Drop leaked metadata, a repeated headline, cross-link blocks and calls to action."""
+    kept: list[str] = []
+    i = 0
+    while i < len(paragraphs):
+        para = paragraphs[i]
+        bare = para.strip(_BULLETS)
+        if len(para) < 80 and _RELATED_MARKER.match(bare):
+            # Skip the marker and the short headline-like lines that follow it.
+            i += 1
+            while (
+                i < len(paragraphs)
+                and len(paragraphs[i]) < 150
+                and not _SENTENCE_OR_LABEL_END.search(paragraphs[i].rstrip(" |"))
+            ):
+                i += 1
+            continue
+        i += 1
+        if (
+            _JUNK_LINE.match(para)
+            or (len(para) < 250 and _RELATED_PREFIX.match(bare))
+            or (len(para) < 200 and _CALL_TO_ACTION.search(para))
+        ):
+            continue
+        kept.append(para)
     # The headline repeated as the first line is page furniture, not article text.
     if kept and title and _squash(kept[0]).casefold() == _squash(title).casefold():
         kept = kept[1:]
