@@ -16,7 +16,6 @@ from archiver.extract.content import (
     content_media,
     content_root,
     embedded_posts,
-    squash,
     without_boilerplate,
 )
 from archiver.extract.document import load_document
@@ -26,15 +25,22 @@ from archiver.extract.text import (
     needs_reference,
     readability_text,
     split_paragraphs,
+    squash,
     trafilatura_text,
 )
 from archiver.model import Page
 
 __all__ = ["extract_page"]
 
-# Read by the metadata and embed passes, then dropped: every extractor below deletes them anyway,
-# after taking copies of the tree that they would make larger.
-_NEVER_CONTENT = ("head", "script", "style", "template", "svg", "iframe", "link", "meta")
+# Read by the metadata and embed passes, then dropped: each extractor below deletes these anyway,
+# but only after copying the tree, several times. Media (img, picture, video, noscript, figure),
+# formulas (math) and forms (handled with care by trafilatura) stay.
+_NEVER_CONTENT = (
+    *("head", "script", "style", "template", "link", "meta", "svg", "iframe", "object", "embed"),
+    *("nav", "footer", "aside", "menu", "menuitem", "dialog", "button", "input", "select"),
+    *("option", "optgroup", "textarea", "label", "fieldset", "legend", "datalist", "canvas"),
+    *("map", "area", "applet", "frame", "frameset", "noindex", "marquee", "blink", "progress"),
+)
 
 
 def extract_page(html: bytes | str, url: str, *, charset: str | None = None) -> Page:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from lxml.html import HtmlElement
 
 from archiver.extract.metadata import absolute_url
+from archiver.extract.text import squash
 from archiver.model import Media
 
 _BOILERPLATE_TAGS = frozenset({"nav", "footer", "aside", "form", "button", "select"})
@@ -121,11 +122,6 @@ class BoilerplateTest:
         for seen in chain:
             self._cache[seen] = answer
         return answer
-
-
-def squash(text: str) -> str:
-    """Text without any whitespace: extractors disagree on spacing, never on characters."""
-    return "".join(text.split())
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,8 @@ def tidy(text: str) -> str:
     return _BLANKS.sub("\n\n", "\n\n".join(line for line in lines if line)).strip()
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
+    """Text without any whitespace: extractors disagree on spacing, never on characters."""
     return "".join(text.split())
 
 
@@ -128,11 +129,11 @@ def _is_prose_run(paragraphs: list[str]) -> bool:
 
 def trim_to_agreement(paragraphs: list[str], reference: str) -> list[str]:
     """Cut leading and trailing paragraphs the reference extraction does not contain."""
-    ref = _squash(reference)
+    ref = squash(reference)
     if len(ref) < _MIN_REFERENCE or not paragraphs:
         return paragraphs
-    inside = [_squash(p) in ref for p in paragraphs]
-    covered = sum(len(_squash(p)) for p, hit in zip(paragraphs, inside, strict=True) if hit)
+    inside = [squash(p) in ref for p in paragraphs]
+    covered = sum(len(squash(p)) for p, hit in zip(paragraphs, inside, strict=True) if hit)
     if covered < _MIN_AGREEMENT * len(ref):
         return paragraphs
     start = next((i for i, hit in enumerate(inside) if hit), len(paragraphs))
@@ -172,7 +173,7 @@ def _drop_noise(paragraphs: list[str], title: str | None) -> list[str]:
             continue
         kept.append(para)
     # The headline repeated as the first line is page furniture, not article text.
-    if kept and title and _squash(kept[0]).casefold() == _squash(title).casefold():
+    if kept and title and squash(kept[0]).casefold() == squash(title).casefold():
         kept = kept[1:]
     return kept
 
