@@ -480,3 +480,28 @@ def test_random_jsonld_never_raises_other_errors(value: object, garble: str) -> 
     text = json.dumps(value)
     text = text[: len(text) // 2] + garble + text[len(text) // 2 :]
     _extract_or_archiver_error(_doc(_jsonld(text)))
+
+
+def test_a_failing_extractor_leaves_a_warning_and_readability_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import trafilatura.core
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise IndexError("boom")
+
+    monkeypatch.setattr(trafilatura.core, "bare_extraction", broken)
+    page = extract_page(_doc(), "https://example.com/news/a")
+    assert any("main-text extraction failed: IndexError: boom" in w for w in page.warnings)
+    assert (page.text or "").startswith("Paragraph 0 of the article says something long enough")
+
+
+def test_an_unexpected_bug_surfaces_as_parse_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import archiver.extract as extract_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(extract_module, "read_metadata", broken)
+    with pytest.raises(ArchiverError, match="extracting the page at https://example.com/x failed"):
+        extract_page(_doc(), "https://example.com/x")

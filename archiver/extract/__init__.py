@@ -9,6 +9,7 @@ from __future__ import annotations
 from lxml.etree import strip_elements
 from lxml.html import HtmlElement
 
+from archiver.errors import ParseError
 from archiver.extract.content import (
     BoilerplateTest,
     content_blocks,
@@ -57,6 +58,11 @@ def extract_page(html: bytes | str, url: str, *, charset: str | None = None) -> 
         return _extract(tree, url, warnings)
     except RecursionError:
         return Page(warnings=(*warnings, "document nested too deeply to extract"))
+    except Exception as exc:
+        raise ParseError(
+            f"extracting the page at {url} failed ({exc.__class__.__name__}: {exc}); the raw HTML "
+            "is still stored with the capture, and this is a bug worth reporting with that page"
+        ) from exc
 
 
 def _extract(tree: HtmlElement, url: str, warnings: list[str]) -> Page:
@@ -65,7 +71,6 @@ def _extract(tree: HtmlElement, url: str, warnings: list[str]) -> Page:
         meta.published_at = guess_published(tree, url)
     base = base_url(tree, url)
     embeds = embedded_posts(tree, base)
-    # Scripts and styles are no content and only make every copy the extractors take dearer.
     strip_elements(tree, *_NEVER_CONTENT, with_tail=False)
     raw = trafilatura_text(tree, url or None, warnings)
     paragraphs = split_paragraphs(raw)
@@ -75,8 +80,10 @@ def _extract(tree: HtmlElement, url: str, warnings: list[str]) -> Page:
     blocks = without_boilerplate(blocks, boilerplate)
     media = content_media(root, base, boilerplate)
     # Readability rearranges the tree, so it runs after every other reader is done with it.
-    reference = readability_text(tree) if needs_reference(paragraphs) else ""
+    reference = readability_text(tree, warnings) if needs_reference(paragraphs) else ""
     text = finish_text(paragraphs, reference, title=meta.title, article_body=meta.article_body)
+    if text is None:
+        warnings.append("no main text found")
     final = squash(text or "")
     return Page(
         title=meta.title,

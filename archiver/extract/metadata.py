@@ -506,7 +506,7 @@ def guess_published(tree: HtmlElement, url: str) -> datetime | None:
             outputformat="%Y-%m-%dT%H:%M:%S",
             url=url or None,
         )
-    except (ValueError, TypeError, AttributeError, RecursionError, OverflowError):
+    except Exception:  # deliberately broad: a failing fallback guess is simply no guess
         return None
     return parse_datetime(found)
 
