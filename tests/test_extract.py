@@ -503,5 +503,5 @@ def test_an_unexpected_bug_surfaces_as_parse_error(monkeypatch: pytest.MonkeyPat
         raise KeyError("oops")
 
     monkeypatch.setattr(extract_module, "read_metadata", broken)
-    with pytest.raises(ArchiverError, match="extracting the page at https://example.com/x failed"):
+    with pytest.raises(ArchiverError, match=r"extracting the page at https://example\.com/x failed"):
         extract_page(_doc(), "https://example.com/x")
