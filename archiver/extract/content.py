@@ -48,8 +48,9 @@ _BOILERPLATE_WORDS = frozenset(
 )
 # State classes on page wrappers ("has-sidebar", "no-ads") describe the page, not the element.
 _STATE_PREFIX = re.compile(r"^(?:has|no|with|is|show|hide|enable|disable|page|body|template)[-_]")
-_MIN_IMAGE = 150
 _WORD_SPLIT = re.compile(r"[-_]+")
+#: Icons, avatars and "related story" thumbnails are smaller than this (pixels, either side).
+_MIN_IMAGE = 150
 _BLOCK_TAGS = (
     "p",
     "li",
@@ -321,7 +322,6 @@ def content_media(
             continue
         if elem.tag == "img":
             width, height = _int(elem.get("width")), _int(elem.get("height"))
-            # Icons, avatars and "related story" thumbnails are smaller than this.
             if (width is not None and width < _MIN_IMAGE) or (
                 height is not None and height < _MIN_IMAGE
             ):

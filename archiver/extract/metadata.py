@@ -107,7 +107,7 @@ def parse_datetime(value: object) -> datetime | None:
                 parsed = dateparser.parse(text, fuzzy=False)
         except (ValueError, OverflowError, TypeError, dateparser.ParserError):
             return None
-    if parsed is None or not 1990 <= parsed.year <= 2100:
+    if parsed is None or not 1900 <= parsed.year <= 2200:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
@@ -512,7 +512,7 @@ def guess_published(tree: HtmlElement, url: str) -> datetime | None:
 
 
 def _strip_site_suffix(title: str | None, site: str | None) -> str | None:
-    """ "Headline | Site" → "Headline": the site name is its own field."""
+    """Cut the site name off a title like "Headline | Site": the site name is its own field."""
     if not title or not site:
         return title
     for sep in (" | ", " - ", " – ", " — ", " :: ", " : ", "｜", "："):
