@@ -47,13 +47,23 @@ _RELATED_PREFIX = re.compile(
 # Calls to action in the article's frame: follow us, newsletters, apps, tip lines.
 _CALL_TO_ACTION = re.compile(
     r"\b(?:subscribe to (?:our|the|\w+[’']s)\b.{0,40}\b(?:newsletters?|channel|podcast)|"
+    r"subscribe to [\w.’' ]{1,40} on (?:youtube|twitter|facebook|instagram)|"
     r"follow (?:us|him|her|them) on|(?:get|download) (?:the|our) [\w ]{0,30}\bapp\b|"
-    r"right in your inbox|have a (?:news )?tip\b)",
+    r"right in your inbox|have a (?:news )?tip\b|"
+    r"^follow (?:\w+[’']s )?(?:full |complete |all |live )?coverage)",
+    re.I,
+)
+# Page furniture that extractors keep as a line of its own: tag lists, reading time, comment counts.
+_FURNITURE = re.compile(
+    r"^(?:(?:filed under|tags|tagged|topics|categories|posted in)\s*:.{0,120}|"
+    r"(?:reading time|read time|tempo de leitura|lesezeit|temps de lecture)\s*:.{0,30}|"
+    r"\d+\s*min(?:ute)?s?\s+read|\d*\s*comments?|share|advertisement)$",
     re.I,
 )
 # A headline in a list of links rarely ends like a sentence.
 _SENTENCE_OR_LABEL_END = re.compile(r"[.!?…\"”’:]$")
 _BULLETS = "-–—•* "
+_WORD = re.compile(r"\w+")
 #: Below this much reference text, readability has not found an article to agree with.
 _MIN_REFERENCE = 200
 #: Share of the reference text that trafilatura's paragraphs must cover for the two to be
@@ -186,15 +196,30 @@ def _drop_noise(paragraphs: list[str], title: str | None) -> list[str]:
         i += 1
         if (
             _JUNK_LINE.match(para)
+            or _FURNITURE.match(bare)
             or (len(para) < 250 and _RELATED_PREFIX.match(bare))
             or (len(para) < 200 and _CALL_TO_ACTION.search(para))
         ):
             continue
         kept.append(para)
-    # The headline repeated as the first line is page furniture, not article text.
-    if kept and title and squash(kept[0]).casefold() == squash(title).casefold():
+    # The headline (or a variant of it) repeated as the first line is furniture, not text.
+    if kept and title and _is_headline(kept[0], title):
         kept = kept[1:]
     return kept
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.casefold()))
+
+
+def _is_headline(line: str, title: str) -> bool:
+    """The title itself, or a headline-shaped line (short, no full stop) made mostly of its words."""
+    if squash(line).casefold() == squash(title).casefold():
+        return True
+    if len(line) > max(1.5 * len(title), 80) or _SENTENCE_END.search(line):
+        return False
+    words = _words(line)
+    return bool(words) and len(words & _words(title)) >= 0.6 * len(words)
 
 
 def _complete_body(article_body: str | None, extracted: str) -> str | None:
