@@ -96,4 +96,4 @@ def test_extraction_benchmark_runs_on_two_pages(tmp_path: Path) -> None:
         row = result["results"][name]
         assert 0.5 < row["f1"] <= 1.0
         assert row["pages_per_s"] > 0
-        assert row["peak_mib"] > 0
+        assert row["peak_rss_mib"] > 0
