@@ -71,6 +71,9 @@ _MIN_REFERENCE = 200
 _MIN_AGREEMENT = 0.5
 #: An edge run holding this many paragraphs this long is prose readability missed, not boilerplate.
 _PROSE_CHARS, _PROSE_PARAGRAPHS = 300, 2
+#: Below this many characters an extraction is suspect: readability is asked, and wins when it
+#: finds more than twice as much (trafilatura's own rule for its fallback, kept for short texts).
+_SHORT_TEXT = 500
 #: Edge paragraphs at least this long that end a sentence are taken as article prose.
 _PROSE_EDGE = 100
 _SENTENCE_END = re.compile(r"[.!?…\"”’)]$")
@@ -109,11 +112,9 @@ def trafilatura_text(tree: HtmlElement, url: str | None, warnings: list[str]) ->
 
 
 def needs_reference(paragraphs: list[str]) -> bool:
-    """Whether trimming could change anything: an edge paragraph is short or not a sentence.
-
-    When both ends already read as prose, the readability pass (a fifth of the time) is skipped.
-    """
-    if not paragraphs:
+    """Whether readability could change anything: the text is short, or an edge paragraph is
+    short or not a sentence. Otherwise its pass (a fifth of the time) is skipped."""
+    if sum(len(p) for p in paragraphs) < _SHORT_TEXT:
         return True
     return not all(
         len(p) >= _PROSE_EDGE and _SENTENCE_END.search(p) for p in (paragraphs[0], paragraphs[-1])
@@ -240,11 +241,15 @@ def split_paragraphs(text: str) -> list[str]:
 def finish_text(
     paragraphs: list[str], reference: str, *, title: str | None, article_body: str | None
 ) -> str | None:
-    """Trim `paragraphs` to the reference, drop noise; fall back on readability or articleBody."""
-    if paragraphs:
-        paragraphs = trim_to_agreement(paragraphs, reference)
-    elif len(reference) >= _MIN_REFERENCE:
+    """Trim `paragraphs` to the reference, drop noise; fall back on readability or articleBody.
+
+    `paragraphs` is trafilatura's text, `reference` readability's ("" when not computed).
+    """
+    length = len(squash("".join(paragraphs)))
+    if length < _SHORT_TEXT and len(squash(reference)) > max(2 * length, _MIN_REFERENCE):
         paragraphs = split_paragraphs(reference)
+    elif paragraphs:
+        paragraphs = trim_to_agreement(paragraphs, reference)
     text = "\n\n".join(_drop_noise(paragraphs, title))
     # A short extraction next to a full articleBody means the extractor missed the article.
     body = _complete_body(article_body, text)
