@@ -364,8 +364,14 @@ def test_charset_from_the_transport_and_from_the_document() -> None:
         extract_page(html.encode("cp1252"), "https://x.example/a", charset="windows-1252").text
         or ""
     )
-    declared = html.replace("<head>", '<head><meta charset="iso-8859-1">').encode("latin-1")
-    assert "Über Änderungen" in (extract_page(declared, "https://x.example/a").text or "")
+    declared = html.replace("<head>", '<head><meta charset="iso-8859-1">')
+    assert "Über Änderungen" in (
+        extract_page(declared.encode("latin-1"), "https://x.example/a").text or ""
+    )
+    # Declared Latin-1 but served as UTF-8, a common mistake: the bytes win, with a warning.
+    page = extract_page(declared.encode("utf-8"), "https://x.example/a")
+    assert "Über Änderungen" in (page.text or "")
+    assert page.warnings == ("page declares charset iso8859-1 but is valid UTF-8; read as UTF-8",)
 
 
 @pytest.mark.parametrize("html", [b"", "   ", "<html></html>", b"\x00\x01\x02", "<<<>>>", "<p>x"])
@@ -503,5 +509,7 @@ def test_an_unexpected_bug_surfaces_as_parse_error(monkeypatch: pytest.MonkeyPat
         raise KeyError("oops")
 
     monkeypatch.setattr(extract_module, "read_metadata", broken)
-    with pytest.raises(ArchiverError, match=r"extracting the page at https://example\.com/x failed"):
+    with pytest.raises(
+        ArchiverError, match=r"extracting the page at https://example\.com/x failed"
+    ):
         extract_page(_doc(), "https://example.com/x")

@@ -41,8 +41,10 @@ def _known(charset: str | None) -> str | None:
 
 
 def _utf8(data: bytes | str, charset: str | None, warnings: list[str]) -> bytes:
-    """The document as UTF-8 bytes: a BOM, the transport's charset, `<meta charset>`, UTF-8 itself,
-    then detection, in that order. Valid UTF-8 input is passed through without re-encoding."""
+    """The document as UTF-8 bytes, decoded by: a BOM; UTF-8 itself when the bytes are valid
+    UTF-8 (pages declaring Latin-1 while serving UTF-8 are common, the reverse is not possible
+    by accident); the transport's charset; `<meta charset>`; detection. Valid UTF-8 input is
+    passed through without re-encoding."""
     if isinstance(data, str):
         return data.encode("utf-8", "replace")
     for bom, name in _BOMS:
@@ -50,23 +52,25 @@ def _utf8(data: bytes | str, charset: str | None, warnings: list[str]) -> bytes:
             if name == "utf-8":
                 return data[len(bom) :]
             return data.decode(name, errors="replace").encode("utf-8", "replace")
-    candidates: list[str] = []
     given = _known(charset)
     if charset and not given:
         warnings.append(f"unknown charset {charset!r} given for the page; guessed instead")
-    if given:
-        candidates.append(given)
     match = _META_CHARSET.search(data[:4096])
     declared = _known(match.group(1).decode("ascii", "replace")) if match else None
-    if declared:
-        candidates.append(declared)
-    candidates.append("utf-8")
-    for name in dict.fromkeys(candidates):
+    candidates = [name for name in (given, declared) if name]
+    # UTF-16/32 text can be valid UTF-8 byte for byte; a declaration of those is believed first.
+    wide = [name for name in candidates if name.startswith("utf-16") or name.startswith("utf-32")]
+    for name in dict.fromkeys([*wide, "utf-8", *candidates]):
         try:
             text = data.decode(name)
         except (UnicodeDecodeError, LookupError):
             continue
-        return data if name == "utf-8" else text.encode("utf-8", "replace")
+        if name != "utf-8":
+            return text.encode("utf-8", "replace")
+        stated = next((c for c in candidates if c != "utf-8"), None)
+        if stated and not data.isascii():
+            warnings.append(f"page declares charset {stated} but is valid UTF-8; read as UTF-8")
+        return data
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:65536]).best()
