@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from types import ModuleType
 
 from sqlalchemy.engine import Engine
 
@@ -19,6 +18,7 @@ from archiver.errors import ArchiverError, FetchError, RateLimited
 from archiver.extract import extract_page
 from archiver.fetch import Fetcher, Response
 from archiver.model import Exchange, Page, Platform, Post, PostResult, Status
+from archiver.platforms import PlatformModule
 from archiver.store.captures import (
     ROLE_ATTEMPT,
     ROLE_REDIRECT,
@@ -85,7 +85,7 @@ def _content_type(exchange: Exchange | None) -> str | None:
 def _post_capture(
     url: str,
     result: PostResult,
-    module: ModuleType,
+    module: PlatformModule,
     now: datetime,
     hops: tuple[Exchange, ...] = (),
     final_url: str | None = None,
@@ -264,7 +264,9 @@ def _wants_media(record: NewCapture, url: str, config: Config) -> bool:
     media = next((m for m in record.post.media if m.url == url), None)
     if media is None:
         return False
-    return media.type == "image" or config.archive.media == "all"
+    if platforms.find(media.url) is not None:
+        return False  # a video page (YouTube), not a file: listed, never downloaded
+    return media.type == "image" or config.archive.media in ("video", "all")
 
 
 def archive(
