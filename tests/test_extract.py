@@ -276,6 +276,7 @@ def test_broken_jsonld_is_repaired_or_skipped_with_a_warning() -> None:
     head = (
         _jsonld(
             '{"@type": "BlogPosting", "headline": "Line one\nline two", '
+            '"description": "Quotes "inside", unescaped, "as published"",\n'
             '"author": {"@type": "Person", "name": "Ann Lee",},}'
         )
         + _jsonld("{&quot;@type&quot;: &quot;WebPage&quot;, &quot;name&quot;: &quot;x&quot;}")
@@ -283,6 +284,7 @@ def test_broken_jsonld_is_repaired_or_skipped_with_a_warning() -> None:
     )
     page = extract_page(_doc(head), "https://example.com/post")
     assert page.title == "Line one line two"
+    assert page.description == 'Quotes "inside", unescaped, "as published"'
     assert page.authors == ("Ann Lee",)
     assert [block.get("@type") for block in page.jsonld] == ["BlogPosting", "WebPage"]
     assert sum("repaired" in w for w in page.warnings) == 2

@@ -151,21 +151,36 @@ def absolute_url(base: str, value: object) -> str | None:
 # --- JSON-LD ------------------------------------------------------------------------------------
 
 
+def _closes_string(text: str, index: int) -> bool:
+    """Does the quote at `index` end a JSON string, judging by what follows it?"""
+    rest = text[index + 1 : index + 200].lstrip()
+    if not rest or rest[0] in ":}]":
+        return True
+    if rest[0] == ",":
+        after = rest[1:].lstrip()
+        return not after or after[0] in '"{[]}-0123456789tfn'
+    return False
+
+
 def _repair_json(raw: str) -> str:
-    """Fix the usual breakage: entities, raw control characters in strings, trailing commas."""
+    """Fix the usual breakage: entities, raw control characters and unescaped quotes inside
+    strings, trailing commas."""
     text = htmllib.unescape(raw) if "&quot;" in raw or "&#" in raw else raw
     text = text.strip().removeprefix("<!--").removesuffix("-->").strip()
     text = text.removeprefix("//<![CDATA[").removesuffix("//]]>").strip()
     text = _TRAILING_COMMA.sub(r"\1", text)
     out: list[str] = []
     in_string = escaped = False
-    for ch in text:
+    for index, ch in enumerate(text):
         if in_string:
             if escaped:
                 escaped = False
             elif ch == "\\":
                 escaped = True
             elif ch == '"':
+                if not _closes_string(text, index):
+                    out.append('\\"')
+                    continue
                 in_string = False
             elif ch in "\n\r\t":
                 out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
