@@ -72,6 +72,10 @@ _BLOCK_TAGS = (
 _TWEET = re.compile(
     r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/[^/]+/status(?:es)?/\d+", re.I
 )
+_INSTAGRAM_POST = re.compile(r"^https?://(?:www\.)?instagram\.com/(?:p|reel|tv)/")
+_BSKY_POST = re.compile(r"^https://bsky\.app/profile/[^/]+/post/")
+_MASTODON_POST = re.compile(r"^https://[^/]+/@[^/]+/\d+")
+_REDDIT_POST = re.compile(r"^https://(?:www\.|old\.)?reddit\.com/r/[^/]+/comments/")
 _YOUTUBE_ID = re.compile(r"^/embed/([A-Za-z0-9_-]{6,})")
 _BSKY_AT = re.compile(r"^at://(did:[^/]+|[^/]+)/app\.bsky\.feed\.post/([A-Za-z0-9]+)")
 
@@ -245,9 +249,9 @@ def embedded_posts(tree: HtmlElement, base: str) -> tuple[str, ...]:
 
     def add(url: str | None) -> None:
         if url:
-            posts.setdefault(
-                _strip_fragment(url.split("?")[0] if "youtube" not in url else url), None
-            )
+            # Query strings on embeds are tracking (?ref_src=, ?utm_source=); YouTube's is the id.
+            keep_query = url.startswith("https://www.youtube.com/watch")
+            posts.setdefault(_strip_fragment(url if keep_query else url.split("?")[0]), None)
 
     for elem in tree.iter("blockquote", "iframe", "script"):
         classes = f" {elem.get('class', '')} ".lower()
@@ -257,7 +261,7 @@ def embedded_posts(tree: HtmlElement, base: str) -> tuple[str, ...]:
             elif "instagram-media" in classes:
                 add(
                     _absolute(base, elem.get("data-instgrm-permalink"))
-                    or _last_matching(elem, base, re.compile(r"https?://(www\.)?instagram\.com/"))
+                    or _last_matching(elem, base, _INSTAGRAM_POST)
                 )
             elif "tiktok-embed" in classes:
                 add(_absolute(base, elem.get("cite")))
@@ -266,22 +270,14 @@ def embedded_posts(tree: HtmlElement, base: str) -> tuple[str, ...]:
                 if match:
                     add(f"https://bsky.app/profile/{match.group(1)}/post/{match.group(2)}")
                 else:
-                    add(
-                        _last_matching(
-                            elem, base, re.compile(r"https://bsky\.app/profile/[^/]+/post/")
-                        )
-                    )
+                    add(_last_matching(elem, base, _BSKY_POST))
             elif "mastodon-embed" in classes:
                 add(
                     _absolute(base, elem.get("data-embed-url", "").removesuffix("/embed"))
-                    or _last_matching(elem, base, re.compile(r"https://[^/]+/@[^/]+/\d+"))
+                    or _last_matching(elem, base, _MASTODON_POST)
                 )
             elif "reddit-embed-bq" in classes or "reddit-card" in classes:
-                add(
-                    _last_matching(
-                        elem, base, re.compile(r"https://(www\.)?reddit\.com/r/[^/]+/comments/")
-                    )
-                )
+                add(_last_matching(elem, base, _REDDIT_POST))
         elif elem.tag == "iframe":
             src = _absolute(base, elem.get("src") or elem.get("data-src"))
             if src:
