@@ -12,6 +12,7 @@ from lxml.html import HtmlElement
 from archiver.errors import ParseError
 from archiver.extract.content import (
     BoilerplateTest,
+    TextIndex,
     content_blocks,
     content_links,
     content_media,
@@ -26,7 +27,6 @@ from archiver.extract.text import (
     needs_reference,
     readability_text,
     split_paragraphs,
-    squash,
     trafilatura_text,
 )
 from archiver.model import Page
@@ -84,7 +84,7 @@ def _extract(tree: HtmlElement, url: str, warnings: list[str]) -> Page:
     text = finish_text(paragraphs, reference, title=meta.title, article_body=meta.article_body)
     if text is None:
         warnings.append("no main text found")
-    final = squash(text or "")
+    final = TextIndex(text or "")
     return Page(
         title=meta.title,
         text=text,

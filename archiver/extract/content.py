@@ -129,6 +129,35 @@ class BoilerplateTest:
         return answer
 
 
+class TextIndex:
+    """Answers "is this block's text part of the main text?" without a full scan per block.
+
+    A substring search per block is quadratic: thousands of blocks against a long text took
+    seconds. Whole paragraphs are found in a set; other blocks must start where a word of the
+    text starts (a set of 12-character keys) before the substring search is paid for.
+    """
+
+    _KEY = 12
+
+    def __init__(self, text: str) -> None:
+        self.squashed = squash(text)
+        self._paragraphs: set[str] = set()
+        for line in text.split("\n"):
+            line_squashed = squash(line)
+            self._paragraphs.add(line_squashed)
+            self._paragraphs.add(line_squashed.lstrip("-•*"))
+        self._starts: set[str] = set()
+        offset = 0
+        for word in text.split():
+            self._starts.add(self.squashed[offset : offset + self._KEY])
+            offset += len(word)
+
+    def __contains__(self, block: str) -> bool:
+        if block in self._paragraphs:
+            return True
+        return block[: self._KEY] in self._starts and block in self.squashed
+
+
 @dataclass(frozen=True)
 class Block:
     """A leaf-most block of the HTML whose text is part of the extracted main text."""
@@ -143,8 +172,8 @@ def content_blocks(tree: HtmlElement, text: str) -> list[Block]:
 
     Links are read now because later passes (readability) may rearrange the tree.
     """
-    squashed = squash(text)
-    if not squashed:
+    index = TextIndex(text)
+    if not index.squashed:
         return []
     blocks: list[Block] = []
     for elem in tree.iter(*_BLOCK_TAGS):
@@ -152,7 +181,7 @@ def content_blocks(tree: HtmlElement, text: str) -> list[Block]:
         if elem.tag in ("div", "section") and not (elem.text and elem.text.strip()):
             continue
         block = squash(elem.text_content())
-        if len(block) >= 12 and block in squashed:
+        if len(block) >= 12 and block in index:
             hrefs = tuple(a.get("href", "") for a in elem.iter("a") if a.get("href"))
             blocks.append(Block(elem, block, hrefs))
     return blocks
