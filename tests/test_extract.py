@@ -515,3 +515,18 @@ def test_an_unexpected_bug_surfaces_as_parse_error(monkeypatch: pytest.MonkeyPat
         ArchiverError, match=r"extracting the page at https://example\.com/x failed"
     ):
         extract_page(_doc(), "https://example.com/x")
+
+
+def test_text_index_finds_blocks_by_paragraph_word_start_or_search() -> None:
+    from archiver.extract.text import TextIndex, squash
+
+    short = TextIndex("First paragraph here.\n- a list item\nTour: FLJune 10 -- Tampa, FL")
+    assert squash("a list item") in short  # trafilatura's "- " bullet is not part of the block
+    assert squash("June 10 -- Tampa, FL") in short  # glued to the previous word, still found
+    assert squash("paragraph here") in short
+    assert squash("not in the text at all") not in short
+    words = " ".join(f"word{i}" for i in range(30000))
+    long = TextIndex(words)
+    assert len(long.squashed) > 100_000
+    assert squash("word20000 word20001 word20002") in long
+    assert squash("ord20000 word20001 word20002") not in long  # not at a word start: not searched

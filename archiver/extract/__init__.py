@@ -12,7 +12,6 @@ from lxml.html import HtmlElement
 from archiver.errors import ParseError
 from archiver.extract.content import (
     BoilerplateTest,
-    TextIndex,
     content_blocks,
     content_links,
     content_media,
@@ -23,6 +22,7 @@ from archiver.extract.content import (
 from archiver.extract.document import load_document
 from archiver.extract.metadata import base_url, guess_published, read_metadata
 from archiver.extract.text import (
+    TextIndex,
     finish_text,
     needs_reference,
     readability_text,

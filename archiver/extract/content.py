@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from lxml.html import HtmlElement
 
 from archiver.extract.metadata import absolute_url
-from archiver.extract.text import squash
+from archiver.extract.text import TextIndex, squash
 from archiver.model import Media
 
 _BOILERPLATE_TAGS = frozenset({"nav", "footer", "aside", "form", "button", "select"})
@@ -127,35 +127,6 @@ class BoilerplateTest:
         for seen in chain:
             self._cache[seen] = answer
         return answer
-
-
-class TextIndex:
-    """Answers "is this block's text part of the main text?" without a full scan per block.
-
-    A substring search per block is quadratic: thousands of blocks against a long text took
-    seconds. Whole paragraphs are found in a set; other blocks must start where a word of the
-    text starts (a set of 12-character keys) before the substring search is paid for.
-    """
-
-    _KEY = 12
-
-    def __init__(self, text: str) -> None:
-        self.squashed = squash(text)
-        self._paragraphs: set[str] = set()
-        for line in text.split("\n"):
-            line_squashed = squash(line)
-            self._paragraphs.add(line_squashed)
-            self._paragraphs.add(line_squashed.lstrip("-•*"))
-        self._starts: set[str] = set()
-        offset = 0
-        for word in text.split():
-            self._starts.add(self.squashed[offset : offset + self._KEY])
-            offset += len(word)
-
-    def __contains__(self, block: str) -> bool:
-        if block in self._paragraphs:
-            return True
-        return block[: self._KEY] in self._starts and block in self.squashed
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,40 @@ def squash(text: str) -> str:
     return "".join(text.split())
 
 
+class TextIndex:
+    """Answers "is this block's text part of the main text?" without a full scan per block.
+
+    A substring search per block is quadratic: thousands of blocks against a long text took
+    seconds. Whole paragraphs are found in a set. In a long text, other blocks must also start
+    where a word of the text starts (a set of 12-character keys) before the substring search
+    is paid for; texts glued across tags ("FLJune") can defeat that, so short texts, which are
+    almost all, are always searched.
+    """
+
+    _KEY = 12
+    _SCAN_LIMIT = 100_000
+
+    def __init__(self, text: str) -> None:
+        self.squashed = squash(text)
+        self._paragraphs: set[str] = set()
+        for line in text.split("\n"):
+            line_squashed = squash(line)
+            self._paragraphs.add(line_squashed)
+            self._paragraphs.add(line_squashed.lstrip("-•*"))
+        self._starts: set[str] = set()
+        offset = 0
+        for word in text.split() if len(self.squashed) > self._SCAN_LIMIT else ():
+            self._starts.add(self.squashed[offset : offset + self._KEY])
+            offset += len(word)
+
+    def __contains__(self, block: str) -> bool:
+        if block in self._paragraphs:
+            return True
+        if len(self.squashed) <= self._SCAN_LIMIT or block[: self._KEY] in self._starts:
+            return block in self.squashed
+        return False
+
+
 def _quiet_trafilatura() -> None:
     # trafilatura logs every page it finds no article in at ERROR level: an answer, not a fault.
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
@@ -159,12 +193,12 @@ def _is_prose_run(paragraphs: list[str]) -> bool:
 
 def trim_to_agreement(paragraphs: list[str], reference: str) -> list[str]:
     """Cut leading and trailing paragraphs the reference extraction does not contain."""
-    ref = squash(reference)
-    if len(ref) < _MIN_REFERENCE or not paragraphs:
+    ref = TextIndex(reference)
+    if len(ref.squashed) < _MIN_REFERENCE or not paragraphs:
         return paragraphs
     inside = [squash(p) in ref for p in paragraphs]
     covered = sum(len(squash(p)) for p, hit in zip(paragraphs, inside, strict=True) if hit)
-    if covered < _MIN_AGREEMENT * len(ref):
+    if covered < _MIN_AGREEMENT * len(ref.squashed):
         return paragraphs
     start = next((i for i, hit in enumerate(inside) if hit), len(paragraphs))
     end = len(paragraphs)
