@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.export import FIELDS, ExportError, export, surt
+from archiver.store import models
 from archiver.store.captures import get_body
 from tests.fixtures.archive import ARTICLE_URL, SampleArchive
 
@@ -64,6 +66,15 @@ def test_warc_passes_check_and_reads_back(
     assert b"archiver" in records[0]["payload"]  # type: ignore[operator]
 
     responses = [r for r in records if r["type"] == "response"]
+    stored = {
+        (url, sha)
+        for url, sha in session.execute(sa.select(models.Exchange.url, models.Exchange.sha256))
+    }
+    for record in responses:
+        payload = record["payload"]
+        assert isinstance(payload, bytes)
+        digest = hashlib.sha256(payload).hexdigest()
+        assert (record["headers"]["WARC-Target-URI"], digest) in stored  # type: ignore[index]
     by_id = {r["headers"]["WARC-Record-ID"]: r for r in records}  # type: ignore[index]
     article = next(r for r in responses if r["headers"]["WARC-Target-URI"] == ARTICLE_URL)  # type: ignore[index]
     assert article["payload"] == get_body(session, sample.article.sha256 or "")
