@@ -1,22 +1,23 @@
 """The one exception tree of archiver; the CLI turns each into a message and an exit code.
 
-    ArchiverError
-    ├── ConfigError              bad or unknown configuration key, unreadable file
-    ├── InvalidURL               malformed URL or unsupported scheme
-    ├── FetchError               anything that stopped us getting a response
-    │   ├── BlockedAddress       private, loopback, link-local … target (SSRF guard)
-    │   ├── NetworkError         DNS, connect, TLS, reset
-    │   ├── FetchTimeout         connect/read timeout or the total time limit
-    │   ├── TooManyRedirects     hop limit reached
-    │   ├── RedirectLoop         a hop came back to a URL already visited
-    │   ├── BodyTooLarge         decoded body over the size limit
-    │   ├── HTTPError            a 4xx/5xx answer where content was needed
-    │   │   └── RateLimited      429 (or 503) with the Retry-After delay, if any
-    │   └── LoginWall            the platform answered with a login page instead of content
-    ├── ParseError               a platform answer we could not understand (bad JSON, unknown shape)
-    ├── LimitExceeded            a configured limit (links, depth, HTML size) was hit
-    └── StoreError               database problems
-        └── SchemaOutdated       database at an older migration: run `archiver db upgrade`
+ArchiverError
+├── ConfigError              bad or unknown configuration key, unreadable file
+├── InvalidURL               malformed URL or unsupported scheme
+├── FetchError               anything that stopped us getting a response
+│   ├── BlockedAddress       private, loopback, link-local … target (SSRF guard)
+│   ├── NetworkError         DNS, connect, TLS, reset
+│   ├── FetchTimeout         connect/read timeout or the total time limit
+│   ├── TooManyRedirects     hop limit reached
+│   ├── RedirectLoop         a hop came back to a URL already visited
+│   ├── BodyTooLarge         decoded body over the size limit
+│   ├── HTTPError            a 4xx/5xx answer where content was needed
+│   │   └── RateLimited      429 (or 503) with the Retry-After delay, if any
+│   └── LoginWall            the platform answered with a login page instead of content
+├── ParseError               a platform answer we could not understand (bad JSON, unknown shape)
+├── LimitExceeded            a configured limit (links, depth, HTML size) was hit
+├── NotFound                 no capture, watch or job matches what was asked for
+└── StoreError               database problems
+    └── SchemaOutdated       database at an older migration: run `archiver db upgrade`
 """
 
 from __future__ import annotations
@@ -105,6 +106,10 @@ class ParseError(ArchiverError):
 
 class LimitExceeded(ArchiverError):
     code = "limit"
+
+
+class NotFound(ArchiverError):
+    code = "not-found"
 
 
 class StoreError(ArchiverError):
