@@ -95,7 +95,9 @@ def _section(cls: type[Any], raw: Mapping[str, Any], where: str) -> Any:
                 raise ConfigError(f"'{where}{key}' must not be negative.")
             value = type(default)(value)
         if isinstance(default, Mapping):
-            if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            if not isinstance(value, Mapping) or not all(
+                isinstance(v, str) for v in value.values()
+            ):
                 raise ConfigError(f"'{where}{key}' must be a table of strings.")
             value = dict(value)
         values[key] = value
@@ -118,8 +120,7 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
             top[key] = value
         else:
             raise ConfigError(
-                f"Unknown configuration key '{key}'. "
-                f"Known: database_url, {', '.join(sections)}."
+                f"Unknown configuration key '{key}'. Known: database_url, {', '.join(sections)}."
             )
     config = Config(**top)
     if env.get("ARCHIVER_DATABASE_URL"):

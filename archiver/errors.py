@@ -22,6 +22,11 @@ ArchiverError
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from archiver.model import Exchange
+
 
 class ArchiverError(Exception):
     """Base of every error archiver raises on purpose."""
@@ -44,9 +49,13 @@ class InvalidURL(ArchiverError):
 class FetchError(ArchiverError):
     code = "fetch"
 
-    def __init__(self, message: str, *, url: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, url: str | None = None, exchanges: tuple[Exchange, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.url = url
+        #: What was recorded before the failure, so a failed capture still keeps its hops.
+        self.exchanges = exchanges
 
 
 class BlockedAddress(FetchError):
@@ -76,8 +85,15 @@ class BodyTooLarge(FetchError):
 class HTTPError(FetchError):
     code = "http"
 
-    def __init__(self, message: str, *, url: str | None = None, status: int = 0) -> None:
-        super().__init__(message, url=url)
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int = 0,
+        exchanges: tuple[Exchange, ...] = (),
+    ) -> None:
+        super().__init__(message, url=url, exchanges=exchanges)
         self.status = status
 
 
@@ -91,8 +107,9 @@ class RateLimited(HTTPError):
         url: str | None = None,
         status: int = 429,
         retry_after: float | None = None,
+        exchanges: tuple[Exchange, ...] = (),
     ) -> None:
-        super().__init__(message, url=url, status=status)
+        super().__init__(message, url=url, status=status, exchanges=exchanges)
         self.retry_after = retry_after
 
 

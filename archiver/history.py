@@ -14,6 +14,7 @@ from archiver.errors import NotFound
 from archiver.model import Status, utc_iso
 from archiver.queue import as_utc, as_utc_or_none
 from archiver.store.models import Capture
+from archiver.urls import validate_url
 
 #: Metadata compared by `diff`, in the order they are reported.
 DIFF_FIELDS = ("status", "title", "authors", "published_at", "modified_at")
@@ -61,6 +62,7 @@ def _entry(capture: Capture) -> TimelineEntry:
 
 def timeline(session: Session, url: str) -> list[TimelineEntry]:
     """Captures of `url`, oldest first; NotFound when there are none."""
+    url = validate_url(url)
     captures = list(
         session.scalars(
             sa.select(Capture).where(Capture.url == url).order_by(Capture.captured_at, Capture.id)
@@ -138,6 +140,7 @@ def diff_captures(
     Failed captures hold no content, so they are skipped when picking defaults (name them to
     compare them anyway).
     """
+    url = validate_url(url)
     with_content = (
         sa.select(Capture)
         .where(Capture.url == url, Capture.status != Status.FAILED)

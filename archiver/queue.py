@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from archiver.config import DaemonConfig
 from archiver.model import Status, utc_iso
 from archiver.store.models import Capture, HostState, Job, JobAttempt, Watch
+from archiver.urls import validate_url
 
 
 class JobState(StrEnum):
@@ -73,14 +74,22 @@ def host_of(url: str) -> str:
 def write_session(engine: Engine) -> Iterator[Session]:
     """A session that commits on success and, on SQLite, holds the write lock from the start.
 
-    SQLite's default deferred transactions fail with "database is locked" instead of waiting when a
-    reader later tries to write while another connection writes; BEGIN IMMEDIATE waits its turn.
+    Claiming reads and then writes; in a deferred SQLite transaction that fails at once when
+    another writer committed in between. `store.db.make_engine` already begins every SQLite
+    transaction with BEGIN IMMEDIATE; an engine made otherwise gets it here.
     """
     with Session(engine, expire_on_commit=False) as session:
         if engine.dialect.name == "sqlite":
-            session.execute(sa.text("BEGIN IMMEDIATE"))
+            dbapi = session.connection().connection.dbapi_connection
+            if not getattr(dbapi, "in_transaction", True):
+                session.execute(sa.text("BEGIN IMMEDIATE"))
         yield session
         session.commit()
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine for read-only work, which on SQLite need not wait for the write lock."""
+    return engine.execution_options(sqlite_deferred=True)
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,7 @@ def enqueue(
     not_before: datetime | None = None,
 ) -> list[int]:
     """Queue a job per URL and return the ids; a URL already queued at that depth keeps its job."""
-    urls = list(urls)
+    urls = [validate_url(url) for url in urls]
     ids: list[int] = []
     for url in urls:
         existing = session.scalar(
@@ -491,9 +500,7 @@ class QueueStatus:
 
 def queue_status(session: Session, *, now: datetime) -> QueueStatus:
     """Counts by state, what is due, what is next, and which hosts are backed off."""
-    counts = dict(
-        session.execute(sa.select(Job.state, sa.func.count()).group_by(Job.state)).all()
-    )
+    counts = dict(session.execute(sa.select(Job.state, sa.func.count()).group_by(Job.state)).all())
 
     def count(*where: Any) -> int:
         return int(session.scalar(sa.select(sa.func.count()).select_from(Job).where(*where)) or 0)

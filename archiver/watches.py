@@ -18,6 +18,7 @@ from archiver.errors import ConfigError, NotFound
 from archiver.model import utc_iso
 from archiver.queue import JobState, as_utc, as_utc_or_none, enqueue, open_jobs
 from archiver.store.models import Job, Watch
+from archiver.urls import validate_url
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _INTERVAL = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -178,6 +179,7 @@ def _job_states(session: Session, watch_ids: list[int]) -> dict[int, str]:
 
 
 def find_watch(session: Session, url: str) -> Watch:
+    url = validate_url(url)
     watch = session.scalar(sa.select(Watch).where(Watch.url_hash == url_hash(url)))
     if watch is None:
         raise NotFound(f"No watch for {url}. `archiver watch list` shows the watched URLs.")
@@ -205,6 +207,7 @@ def add_watch(
         cron_trigger(cron)
     if depth < 0:
         raise ConfigError("A watch depth must not be negative.")
+    url = validate_url(url)
     watch = session.scalar(sa.select(Watch).where(Watch.url_hash == url_hash(url)))
     if watch is None:
         watch = Watch(url=url, url_hash=url_hash(url), created_at=now, paused=False)

@@ -281,9 +281,9 @@ def test_queue_status(engine: Engine) -> None:
     assert status.to_dict()["next_job_at"] == "2026-03-01T13:00:00Z"
 
 
-def test_concurrent_claimers_never_share_a_job(database_url: str) -> None:
+def test_concurrent_claimers_never_share_a_job(db_url: str) -> None:
     """Four claimers with their own engines drain 200 jobs; each job is leased exactly once."""
-    setup = open_database(database_url)
+    setup = open_database(db_url)
     add(setup, *[f"https://h{i % 7}.example/{i}" for i in range(200)])
     setup.dispose()
     seen: list[int] = []
@@ -291,7 +291,7 @@ def test_concurrent_claimers_never_share_a_job(database_url: str) -> None:
     errors: list[BaseException] = []
 
     def claimer(name: str) -> None:
-        engine = open_database(database_url)
+        engine = open_database(db_url)
         try:
             while True:
                 jobs = take(engine, T0, limit=5, worker=name)

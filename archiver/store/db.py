@@ -28,12 +28,22 @@ def normalise_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL and a busy timeout let a CLI run and a daemon share one file.
+    # The driver's own implicit BEGIN is turned off: we emit BEGIN IMMEDIATE ourselves (below).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
+    # writer committed in between (WAL snapshots cannot be upgraded); taking the write lock at BEGIN
+    # makes concurrent writers queue on busy_timeout instead. Read-only work can ask for DEFERRED.
+    mode = "DEFERRED" if conn.get_execution_options().get("sqlite_deferred") else "IMMEDIATE"
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str) -> Engine:
@@ -46,6 +56,7 @@ def make_engine(url: str) -> Engine:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     try:
         return sa.create_engine(url, pool_pre_ping=True)
@@ -94,7 +105,11 @@ def open_database(url: str) -> Engine:
                 f"{head_revision()}. Run `archiver db upgrade` (back up the database first)."
             )
     except sa.exc.OperationalError as exc:
+        engine.dispose()
         raise StoreError(f"Cannot open the database: {exc.orig}") from exc
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 

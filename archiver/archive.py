@@ -1,0 +1,375 @@
+"""The use case: fetch a URL (post or page), store it, and follow what it links to."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+
+from archiver import platforms
+from archiver.config import Config
+from archiver.errors import ArchiverError, FetchError, RateLimited
+from archiver.extract import extract_page
+from archiver.fetch import Fetcher, Response
+from archiver.model import Exchange, Page, Platform, Post, PostResult, Status
+from archiver.platforms import PlatformModule
+from archiver.store.captures import (
+    ROLE_ATTEMPT,
+    ROLE_REDIRECT,
+    ROLE_RESPONSE,
+    NewCapture,
+    link_target,
+    save_capture,
+)
+from archiver.store.db import session_factory
+from archiver.urls import normalise_url, validate_url
+
+log = logging.getLogger(__name__)
+
+HTML_TYPES = {"text/html", "application/xhtml+xml"}
+TEXT_TYPES = {"text/plain", "text/markdown"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CaptureOutcome:
+    """What happened to one URL: the stored capture's id and its status."""
+
+    capture_id: int
+    url: str
+    status: Status
+    error: str | None
+    parent_id: int | None
+    platform: Platform
+    change: str | None
+    duration: float
+    bytes: int
+    requested: bool
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class _Task:
+    url: str
+    depth: int  # links still to follow below this capture
+    parent_id: int | None
+    link_url: str | None  # the parent's link row this capture answers
+    kind: str  # link | media | embed | quote | reply
+    embedded: Post | None = None  # a post delivered inline by its parent: no fetch needed
+
+
+def _role(exchange: Exchange, primary: Exchange | None) -> str:
+    if exchange.redirect is not None:
+        return ROLE_REDIRECT
+    return ROLE_RESPONSE if exchange is primary else ROLE_ATTEMPT
+
+
+def _content_type(exchange: Exchange | None) -> str | None:
+    if exchange is None:
+        return None
+    for key, value in exchange.response_headers:
+        if key.lower() == "content-type":
+            return value
+    return None
+
+
+def _post_capture(
+    url: str,
+    result: PostResult,
+    module: PlatformModule,
+    now: datetime,
+    hops: tuple[Exchange, ...] = (),
+    final_url: str | None = None,
+) -> NewCapture:
+    primary = result.primary
+    exchanges = tuple((_role(e, primary), e) for e in (*hops, *result.exchanges))
+    post = result.post
+    links: list[tuple[str, str]] = []
+    if post is not None:
+        links += [(link, "link") for link in post.links]
+        links += [(m.url, "media") for m in post.media]
+        if post.quote_of:
+            links.append((post.quote_of, "quote"))
+        if post.reply_to:
+            links.append((post.reply_to, "reply"))
+    return NewCapture(
+        url=url,
+        platform=module.PLATFORM,
+        captured_at=now,
+        status=result.status,
+        final_url=final_url or url,
+        canonical_url=post.url if post is not None else None,
+        http_status=primary.status if primary is not None else None,
+        error=result.reason if result.status == Status.FAILED else None,
+        body=primary.body if primary is not None else None,
+        content_type=_content_type(primary),
+        via=result.via or (post.via if post is not None else None),
+        exchanges=exchanges,
+        post=post,
+        links=tuple(dict.fromkeys(links)),
+    )
+
+
+def _embedded_capture(post: Post, now: datetime) -> NewCapture:
+    links = [(link, "link") for link in post.links] + [(m.url, "media") for m in post.media]
+    return NewCapture(
+        url=post.url,
+        platform=post.platform,
+        captured_at=now,
+        status=Status.OK,
+        final_url=post.url,
+        canonical_url=post.url,
+        via=f"embedded:{post.via}",
+        post=post,
+        links=tuple(dict.fromkeys(links)),
+    )
+
+
+def _page_capture(url: str, response: Response, config: Config, now: datetime) -> NewCapture:
+    hops = tuple((ROLE_REDIRECT, e) for e in response.exchanges[:-1])
+    final = response.exchanges[-1] if response.exchanges else None
+    exchanges = (*hops, (ROLE_RESPONSE, final)) if final is not None else hops
+    status = Status.OK if 200 <= response.status < 300 else Status.FAILED
+    error = None if status == Status.OK else f"HTTP {response.status} {response.reason}".strip()
+    warnings: list[str] = []
+    page: Page | None = None
+    links: tuple[tuple[str, str], ...] = ()
+    if status == Status.OK and response.content_type in HTML_TYPES:
+        if len(response.body) > config.fetch.max_html_bytes:
+            warnings.append(
+                f"HTML is {len(response.body)} bytes, over fetch.max_html_bytes "
+                f"({config.fetch.max_html_bytes}); stored without text extraction"
+            )
+        else:
+            page = extract_page(response.body, response.final_url, charset=response.charset)
+            warnings += page.warnings
+            links = tuple(
+                dict.fromkeys(
+                    [(link, "link") for link in page.links]
+                    + [(post, "embed") for post in page.embedded_posts]
+                )
+            )
+    elif status == Status.OK and response.content_type in TEXT_TYPES:
+        page = Page(text=response.text())
+    return NewCapture(
+        url=url,
+        platform=Platform.WEB,
+        captured_at=now,
+        status=status,
+        final_url=response.final_url,
+        canonical_url=page.canonical_url if page is not None else None,
+        http_status=response.status,
+        error=error,
+        warnings=tuple(warnings),
+        body=response.body,
+        content_type=response.header("content-type"),
+        via="http",
+        exchanges=exchanges,
+        page=page,
+        links=links,
+    )
+
+
+def _failed_capture(url: str, platform: Platform, exc: ArchiverError, now: datetime) -> NewCapture:
+    exchanges: tuple[Exchange, ...] = getattr(exc, "exchanges", ())
+    retry = {"retry_after": exc.retry_after} if isinstance(exc, RateLimited) else {}
+    return NewCapture(
+        url=url,
+        platform=platform,
+        captured_at=now,
+        status=Status.FAILED,
+        error=f"{exc.code}: {exc}",
+        exchanges=tuple((ROLE_REDIRECT if e.redirect else ROLE_ATTEMPT, e) for e in exchanges),
+        final_url=exchanges[-1].url if exchanges else None,
+        http_status=exchanges[-1].status if exchanges else None,
+        extra_meta=retry,
+    )
+
+
+def capture_url(
+    fetcher: Fetcher, url: str, config: Config, now: datetime, *, kind: str = "link"
+) -> NewCapture:
+    """Fetch one URL the right way for its platform; failures become failed captures."""
+    platform = Platform.WEB
+    try:
+        url = validate_url(url)
+        module = platforms.find(url)
+        if module is not None:
+            platform = module.PLATFORM
+            result = module.fetch_post(fetcher, url)
+            if result.status != Status.FAILED or not getattr(module, "FALLBACK_TO_WEB", False):
+                return _post_capture(url, result, module, now)
+        max_bytes = config.archive.max_media_bytes if kind == "media" else None
+        response = fetcher.get(
+            url,
+            stop=lambda u: platforms.find(u) is not None,
+            max_bytes=max_bytes,
+        )
+        if response.stopped:
+            module = platforms.find(response.final_url)
+            assert module is not None
+            platform = module.PLATFORM
+            result = module.fetch_post(fetcher, response.final_url)
+            return _post_capture(
+                url, result, module, now, hops=response.exchanges, final_url=response.final_url
+            )
+        return _page_capture(url, response, config, now)
+    except ArchiverError as exc:
+        return _failed_capture(url, platform, exc, now)
+
+
+def _follow(record: NewCapture, task: _Task, config: Config) -> list[_Task]:
+    """The children of a capture worth capturing, within the depth and link limits."""
+    if task.depth <= 0 or record.status != Status.OK:
+        return []
+    post = record.post
+    short = dict(post.extra.get("short_links", {})) if post is not None else {}
+    embedded = {p.url: p for p in post.embedded} if post is not None else {}
+    wanted: list[_Task] = []
+    for link_url, kind in record.links:
+        if kind == "media" and not _wants_media(record, link_url, config):
+            continue
+        wanted.append(
+            _Task(
+                url=short.get(link_url, link_url),
+                depth=task.depth - 1,
+                parent_id=None,
+                link_url=link_url,
+                kind=kind,
+                embedded=embedded.get(link_url),
+            )
+        )
+    if len(wanted) > config.archive.max_links:
+        log.warning(
+            "%s has %d links; following the first %d (archive.max_links)",
+            record.url,
+            len(wanted),
+            config.archive.max_links,
+        )
+    return wanted[: config.archive.max_links]
+
+
+def _wants_media(record: NewCapture, url: str, config: Config) -> bool:
+    if config.archive.media == "none" or record.post is None:
+        return False
+    media = next((m for m in record.post.media if m.url == url), None)
+    if media is None:
+        return False
+    return media.type == "image" or config.archive.media == "all"
+
+
+def archive(
+    urls: Iterable[str],
+    *,
+    config: Config,
+    engine: Engine,
+    fetcher: Fetcher | None = None,
+    depth: int | None = None,
+    now: Callable[[], datetime] = utcnow,
+    job_id: int | None = None,
+) -> Iterator[CaptureOutcome]:
+    """Capture each URL and, breadth first to `depth`, what it links to; one transaction each."""
+    depth = config.archive.depth if depth is None else depth
+    own_fetcher = fetcher is None
+    fetcher = fetcher or Fetcher(config.fetch)
+    sessions = session_factory(engine)
+    seen: dict[str, int | None] = {}
+    waiting: dict[str, list[_Task]] = {}
+    pending: deque[_Task] = deque(
+        _Task(url=u, depth=depth, parent_id=None, link_url=None, kind="link") for u in urls
+    )
+    workers = max(1, config.archive.concurrency)
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
+            inflight: deque[tuple[_Task, Future[tuple[NewCapture, float]]]] = deque()
+
+            def run(task: _Task) -> tuple[NewCapture, float]:
+                started = time.monotonic()
+                if task.embedded is not None:
+                    record = _embedded_capture(task.embedded, now())
+                else:
+                    record = capture_url(fetcher, task.url, config, now(), kind=task.kind)
+                return record, time.monotonic() - started
+
+            while pending or inflight:
+                while pending and len(inflight) < workers * 2:
+                    task = pending.popleft()
+                    key = _key(task.url)
+                    if key in seen:
+                        # Already captured (or being captured) in this run: link, don't refetch.
+                        done = seen[key]
+                        if task.parent_id is not None and done is not None:
+                            with sessions.begin() as session:
+                                link_target(
+                                    session, task.parent_id, task.link_url or task.url, done
+                                )
+                        elif task.parent_id is not None:
+                            waiting.setdefault(key, []).append(task)
+                        continue
+                    seen[key] = None
+                    inflight.append((task, pool.submit(run, task)))
+                if not inflight:
+                    break
+                task, future = inflight.popleft()
+                record, duration = future.result()
+                record = replace(record, parent_id=task.parent_id, job_id=job_id)
+                with sessions.begin() as session:
+                    row = save_capture(session, record)
+                    if task.parent_id is not None:
+                        link_target(session, task.parent_id, task.link_url or task.url, row.id)
+                    for other in waiting.pop(_key(task.url), []):
+                        link_target(
+                            session, other.parent_id or 0, other.link_url or other.url, row.id
+                        )
+                    outcome = CaptureOutcome(
+                        capture_id=row.id,
+                        url=record.url,
+                        status=Status(row.status),
+                        error=row.error,
+                        parent_id=task.parent_id,
+                        platform=record.platform,
+                        change=row.change,
+                        duration=duration,
+                        bytes=len(record.body or b""),
+                        requested=task.parent_id is None,
+                        retry_after=_retry_after(record),
+                    )
+                seen[_key(task.url)] = row.id
+                log.info(
+                    "capture url=%s status=%s duration=%.3f bytes=%d change=%s",
+                    record.url,
+                    outcome.status.value,
+                    duration,
+                    outcome.bytes,
+                    outcome.change,
+                )
+                yield outcome
+                for child in _follow(record, task, config):
+                    pending.append(replace(child, parent_id=row.id))
+    finally:
+        if own_fetcher:
+            fetcher.close()
+
+
+def _key(url: str) -> str:
+    try:
+        return normalise_url(url)
+    except ArchiverError:
+        return url
+
+
+def _retry_after(record: NewCapture) -> float | None:
+    value = record.extra_meta.get("retry_after")
+    return float(value) if isinstance(value, int | float) else None
+
+
+__all__ = ["CaptureOutcome", "FetchError", "archive", "capture_url"]

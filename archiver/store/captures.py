@@ -1,0 +1,345 @@
+"""Saving and loading captures: bodies once per SHA-256, one capture with its exchanges and links."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from archiver.model import Exchange, Page, Platform, Post, Status, utc_iso
+from archiver.store import models
+
+#: Exchange roles: a redirect hop, the response that is the evidence, a fallback route tried.
+ROLE_REDIRECT = "redirect"
+ROLE_RESPONSE = "response"
+ROLE_ATTEMPT = "attempt"
+
+
+@dataclass(frozen=True)
+class NewCapture:
+    """Everything one capture produced, ready to be written in one transaction."""
+
+    url: str
+    platform: Platform
+    captured_at: datetime
+    status: Status
+    final_url: str | None = None
+    canonical_url: str | None = None
+    http_status: int | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    body: bytes | None = None
+    content_type: str | None = None
+    via: str | None = None
+    parent_id: int | None = None
+    job_id: int | None = None
+    #: (role, exchange) in the order they happened.
+    exchanges: tuple[tuple[str, Exchange], ...] = ()
+    page: Page | None = None
+    post: Post | None = None
+    #: (url, kind) outlinks in order.
+    links: tuple[tuple[str, str], ...] = ()
+    extra_meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+def put_body(session: Session, data: bytes) -> str:
+    """Store `data` once under its SHA-256 (concurrent writers of the same body are fine)."""
+    digest = hashlib.sha256(data).hexdigest()
+    if session.get(models.Body, digest) is not None:
+        return digest
+    values = {
+        "sha256": digest,
+        "size": len(data),
+        "compression": "zlib",
+        "data": zlib.compress(data, 6),
+        "created_at": datetime.now().astimezone(),
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(models.Body).values(**values).on_conflict_do_nothing())
+    return digest
+
+
+def get_body(session: Session, sha256: str) -> bytes:
+    row = session.get(models.Body, sha256)
+    if row is None:
+        raise KeyError(sha256)
+    return decompress(row.compression, row.data)
+
+
+def decompress(compression: str, data: bytes) -> bytes:
+    if compression == "zlib":
+        return zlib.decompress(data)
+    if compression == "none":
+        return data
+    raise ValueError(f"unknown body compression {compression!r}")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc_iso(value)
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def post_dict(post: Post) -> dict[str, Any]:
+    """The post record as stored and printed; embedded posts become their own captures."""
+    data = asdict(post)
+    data.pop("embedded", None)
+    data["platform"] = post.platform.value
+    return dict(_json_safe(data))
+
+
+def content_hash(fields: Mapping[str, Any]) -> str:
+    """Hash of what a reader sees (text and key metadata), to tell edits from re-fetches."""
+    keys = ("title", "text", "authors", "published_at", "modified_at")
+    canonical = json.dumps({k: _json_safe(fields.get(k)) for k in keys}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _classify(previous: models.Capture | None, status: str, digest: str) -> str:
+    if status == Status.FAILED:
+        return "failed"
+    if previous is None:
+        return "first" if status == Status.OK else "gone"
+    if status == Status.GONE:
+        return "unchanged" if previous.status == Status.GONE else "gone"
+    if previous.status == Status.GONE:
+        return "back"
+    if previous.status == Status.FAILED:
+        # A failure says nothing about the content: compare with the last good capture.
+        return "first"
+    return "unchanged" if previous.content_hash == digest else "changed"
+
+
+def previous_capture(
+    session: Session, url: str, *, before_id: int | None = None
+) -> models.Capture | None:
+    """The latest non-failed capture of the same requested URL."""
+    stmt = sa.select(models.Capture).where(
+        models.Capture.url == url, models.Capture.status != Status.FAILED
+    )
+    if before_id is not None:
+        stmt = stmt.where(models.Capture.id < before_id)
+    return session.scalars(stmt.order_by(models.Capture.id.desc()).limit(1)).first()
+
+
+def _fields(record: NewCapture) -> dict[str, Any]:
+    page, post = record.page, record.post
+    fields: dict[str, Any] = {}
+    meta: dict[str, Any] = dict(record.extra_meta)
+    if page is not None:
+        fields.update(
+            title=page.title,
+            text=page.text,
+            authors=list(page.authors) or None,
+            published_at=page.published_at,
+            modified_at=page.modified_at,
+            site_name=page.site_name,
+            language=page.language,
+            description=page.description,
+        )
+        meta.update(
+            jsonld=list(page.jsonld),
+            opengraph=dict(page.opengraph),
+            twitter_card=dict(page.twitter_card),
+            image=page.image,
+            embedded_posts=list(page.embedded_posts),
+            media=[asdict(m) for m in page.media],
+        )
+    if post is not None:
+        author = post.author
+        who = author.name or author.handle
+        if author.handle and author.name:
+            who = f"{author.name} (@{author.handle.lstrip('@')})"
+        fields.update(
+            title=post.title or (f"{who} on {post.platform.value}" if who else None),
+            text=post.text,
+            authors=[author.name or author.handle] if (author.name or author.handle) else None,
+            published_at=post.created_at,
+            language=post.lang,
+        )
+        fields.setdefault("site_name", post.platform.value)
+    fields["meta"] = _json_safe(meta) if meta else None
+    return fields
+
+
+def save_capture(session: Session, record: NewCapture) -> models.Capture:
+    """Write the capture, its bodies, exchanges and links; the caller commits (one transaction)."""
+    fields = _fields(record)
+    status = record.status
+    error = record.error
+    previous = previous_capture(session, record.url)
+    if (
+        status == Status.FAILED
+        and record.http_status in (404, 410)
+        and previous is not None
+        and previous.status in (Status.OK, Status.GONE)
+    ):
+        # It was there before: a 404/410 now means it was deleted, not that the link is bad.
+        status, error = Status.GONE, None
+    digest = content_hash(fields) if status == Status.OK else None
+    row = models.Capture(
+        url=record.url,
+        final_url=record.final_url,
+        canonical_url=record.canonical_url,
+        platform=record.platform.value,
+        captured_at=record.captured_at,
+        status=status.value,
+        http_status=record.http_status,
+        error=error,
+        warnings=list(record.warnings) or None,
+        sha256=put_body(session, record.body) if record.body is not None else None,
+        content_type=record.content_type,
+        via=record.via,
+        parent_id=record.parent_id,
+        job_id=record.job_id,
+        post=post_dict(record.post) if record.post is not None else None,
+        content_hash=digest,
+        change=_classify(previous, status, digest or ""),
+        **fields,
+    )
+    session.add(row)
+    session.flush()
+    for seq, (role, exchange) in enumerate(record.exchanges):
+        session.add(_exchange_row(session, row.id, seq, role, exchange))
+    for position, (url, kind) in enumerate(record.links):
+        session.add(models.Link(capture_id=row.id, position=position, url=url, kind=kind))
+    session.flush()
+    return row
+
+
+def _exchange_row(
+    session: Session, capture_id: int, seq: int, role: str, exchange: Exchange
+) -> models.Exchange:
+    redirect = exchange.redirect
+    return models.Exchange(
+        capture_id=capture_id,
+        seq=seq,
+        role=role,
+        method=exchange.method,
+        url=exchange.url,
+        request_headers=[list(h) for h in exchange.request_headers],
+        started_at=exchange.started_at,
+        status=exchange.status,
+        reason=exchange.reason or None,
+        http_version=exchange.http_version,
+        response_headers=[list(h) for h in exchange.response_headers],
+        sha256=put_body(session, exchange.body) if exchange.status is not None else None,
+        redirect_location=redirect.location if redirect else None,
+        redirect_kind=redirect.kind.value if redirect else None,
+        error=exchange.error,
+        truncated=exchange.truncated,
+    )
+
+
+def link_target(session: Session, parent_id: int, url: str, target_id: int) -> None:
+    """Point the parent's outlink(s) to `url` at the capture they led to."""
+    session.execute(
+        sa.update(models.Link)
+        .where(models.Link.capture_id == parent_id, models.Link.url == url)
+        .values(target_id=target_id)
+    )
+
+
+def find_captures(session: Session, urls: Iterable[str], limit: int = 100) -> list[models.Capture]:
+    """Captures whose requested, final, canonical or any redirect-hop URL is one of `urls`."""
+    keys = list(dict.fromkeys(urls))
+    hop_ids = sa.select(models.Exchange.capture_id).where(models.Exchange.url.in_(keys))
+    stmt = (
+        sa.select(models.Capture)
+        .where(
+            sa.or_(
+                models.Capture.url.in_(keys),
+                models.Capture.final_url.in_(keys),
+                models.Capture.canonical_url.in_(keys),
+                models.Capture.id.in_(hop_ids),
+            )
+        )
+        .order_by(models.Capture.captured_at.desc(), models.Capture.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def capture_dict(session: Session, capture: models.Capture) -> dict[str, Any]:
+    """The JSON shape of a capture that `archive --json` and `show --json` print."""
+    exchanges = session.scalars(
+        sa.select(models.Exchange)
+        .where(models.Exchange.capture_id == capture.id)
+        .order_by(models.Exchange.seq)
+    ).all()
+    links = session.scalars(
+        sa.select(models.Link)
+        .where(models.Link.capture_id == capture.id)
+        .order_by(models.Link.position)
+    ).all()
+    meta = capture.meta or {}
+    return {
+        "id": capture.id,
+        "url": capture.url,
+        "final_url": capture.final_url,
+        "canonical_url": capture.canonical_url,
+        "platform": capture.platform,
+        "captured_at": utc_iso(capture.captured_at),
+        "status": capture.status,
+        "http_status": capture.http_status,
+        "error": capture.error,
+        "warnings": capture.warnings or [],
+        "redirects": [
+            {
+                "url": e.url,
+                "status": e.status,
+                "location": e.redirect_location,
+                "kind": e.redirect_kind,
+            }
+            for e in exchanges
+            if e.role == ROLE_REDIRECT
+        ],
+        "sha256": capture.sha256,
+        "content_type": capture.content_type,
+        "title": capture.title,
+        "text": capture.text,
+        "authors": capture.authors or [],
+        "published_at": utc_iso(capture.published_at),
+        "modified_at": utc_iso(capture.modified_at),
+        "site_name": capture.site_name,
+        "language": capture.language,
+        "description": capture.description,
+        "image": meta.get("image"),
+        "jsonld": meta.get("jsonld", []),
+        "opengraph": meta.get("opengraph", {}),
+        "twitter_card": meta.get("twitter_card", {}),
+        "links": [
+            {"url": link.url, "kind": link.kind, "capture_id": link.target_id} for link in links
+        ],
+        "parent_id": capture.parent_id,
+        "via": capture.via,
+        "change": capture.change,
+        "post": capture.post,
+    }
+
+
+def children(session: Session, capture_ids: Sequence[int]) -> list[models.Capture]:
+    if not capture_ids:
+        return []
+    return list(
+        session.scalars(
+            sa.select(models.Capture)
+            .where(models.Capture.parent_id.in_(capture_ids))
+            .order_by(models.Capture.id)
+        )
+    )
