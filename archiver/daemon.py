@@ -366,6 +366,20 @@ class Daemon:
         return self.stats
 
 
+def archive_job(
+    config: Config, engine: Engine, *, now: Callable[[], datetime] = utcnow
+) -> CaptureJob:
+    """Run a job with `archive.archive`, its captures tagged with the job's id."""
+    from archiver.archive import archive
+
+    def run(job: ClaimedJob) -> Iterable[Outcome]:
+        return archive(
+            [job.url], config=config, engine=engine, depth=job.depth, now=now, job_id=job.id
+        )
+
+    return run
+
+
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """Set `stop` on SIGTERM or SIGINT while inside the block (main thread only)."""
