@@ -264,7 +264,9 @@ def _wants_media(record: NewCapture, url: str, config: Config) -> bool:
     media = next((m for m in record.post.media if m.url == url), None)
     if media is None:
         return False
-    return media.type == "image" or config.archive.media == "all"
+    if platforms.find(media.url) is not None:
+        return False  # a video page (YouTube), not a file: listed, never downloaded
+    return media.type == "image" or config.archive.media in ("video", "all")
 
 
 def archive(

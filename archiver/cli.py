@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from archiver import __version__
 from archiver.archive import CaptureOutcome, archive
-from archiver.config import Config, load_config
+from archiver.config import MEDIA_CHOICES, Config, load_config
 from archiver.daemon import Daemon, archive_job, stop_on_signals
 from archiver.errors import ArchiverError
 from archiver.history import diff_captures, timeline
@@ -135,6 +136,10 @@ def archive_command(
         int | None, typer.Option(help="Follow links this many levels (default from config: 1).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per capture.")] = False,
+    media: Annotated[
+        str | None,
+        typer.Option(help="Download post media: none, images, video (images and videos) or all."),
+    ] = None,
     from_file: Annotated[
         Path | None,
         typer.Option(
@@ -155,7 +160,13 @@ def archive_command(
     targets = _read_urls(urls or [], from_file)
     if not targets:
         raise fail("no URL given. Usage: archiver archive URL... (or --from-file FILE)", 2)
+    config = state.config
+    if media is not None:
+        if media not in MEDIA_CHOICES:
+            raise fail(f"--media must be one of {', '.join(MEDIA_CHOICES)}, not {media!r}", 2)
+        config = replace(config, archive=replace(config.archive, media=media))
     if queue:
+        # Queued jobs are captured with the daemon's configuration (--media does not travel).
         _queue_urls(targets, depth)
         return
     watched = _watch_urls(targets, watch, depth) if watch else {}
@@ -170,7 +181,7 @@ def archive_command(
             if show_progress
             else _null_bar() as bar
         ):
-            for outcome in archive(targets, config=state.config, engine=engine, depth=depth):
+            for outcome in archive(targets, config=config, engine=engine, depth=depth):
                 counts[outcome.status] += 1
                 if outcome.requested:
                     bar.update(1)

@@ -99,7 +99,8 @@ class Response:
     def json(self) -> Any:
         """The body parsed as JSON, or ParseError naming the URL."""
         try:
-            return json.loads(self.body)
+            # json.loads detects UTF-16/32 itself but refuses a UTF-8 BOM, which servers do send.
+            return json.loads(self.body.removeprefix(codecs.BOM_UTF8))
         except (ValueError, RecursionError) as exc:
             raise ParseError(
                 f"{redact_url(self.final_url)} did not answer with valid JSON "
@@ -230,6 +231,8 @@ def decode_text(body: bytes, charset: str | None) -> str:
 # --- HTML redirects -----------------------------------------------------------------------------
 
 _META_TAG = re.compile(r"<meta\b([^>]*)>", re.I)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script\s*>", re.I | re.S)
 _ATTR = re.compile(r"""([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""")
 _REFRESH = re.compile(r"""^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)$""", re.I | re.S)
 _JS_STRING = r"""("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')"""
@@ -248,7 +251,7 @@ def _unquote_attr(value: str) -> str:
 
 def meta_refresh_target(page: str) -> str | None:
     """The URL of the first `<meta http-equiv=refresh>` that names one, as written."""
-    for tag in _META_TAG.finditer(page):
+    for tag in _META_TAG.finditer(_COMMENT.sub("", page)):
         attrs = {k.lower(): _unquote_attr(v) for k, v in _ATTR.findall(tag.group(1))}
         if attrs.get("http-equiv", "").strip().lower() != "refresh":
             continue
@@ -271,11 +274,15 @@ def _js_string(literal: str) -> str | None:
 
 
 def javascript_redirect_target(page: str) -> str | None:
-    """The URL of a `location.replace("…")` / `location = "…"` redirect, JS escapes decoded."""
-    match = _JS_REDIRECT.search(page)
-    if not match:
-        return None
-    return _js_string(match.group(1) or match.group(2))
+    """The URL of a `location.replace("…")` / `location = "…"` redirect, JS escapes decoded.
+
+    Only `<script>` elements count: a button's `onclick="location.href=…"` is not a redirect.
+    """
+    for script in _SCRIPT.findall(_COMMENT.sub("", page)):
+        match = _JS_REDIRECT.search(script)
+        if match:
+            return _js_string(match.group(1) or match.group(2))
+    return None
 
 
 # --- address guard below the transport ---------------------------------------------------------

@@ -117,6 +117,7 @@ def test_google_redirect_page_uses_the_quoted_meta_refresh(httpx_mock: HTTPXMock
             "https://a.example/bare",
         ),
         ('<meta http-equiv="refresh" content="30">', None),
+        ('<!-- <meta http-equiv="refresh" content="0;url=/old"> -->', None),
         ('<meta name="description" content="0;URL=https://a.example/">', None),
     ],
 )
@@ -127,12 +128,23 @@ def test_meta_refresh_forms(page: str, expected: str | None) -> None:
 @pytest.mark.parametrize(
     ("page", "expected"),
     [
-        ('location.replace("https:\\/\\/buff.ly\\/2uSOHDs")', "https://buff.ly/2uSOHDs"),
-        ("window.location = 'https://a.example/?q=\\'x\\''", "https://a.example/?q='x'"),
-        ('window.location.href="https://a.example/\\u00e9"', "https://a.example/é"),
-        ('document.location.assign("/rel")', "/rel"),
-        ('if (location.href == "https://a.example/") {}', None),
-        ("var x = 1;", None),
+        (
+            '<script>location.replace("https:\\/\\/buff.ly\\/2uSOHDs")</script>',
+            "https://buff.ly/2uSOHDs",
+        ),
+        (
+            "<script>window.location = 'https://a.example/?q=\\'x\\''</script>",
+            "https://a.example/?q='x'",
+        ),
+        (
+            '<SCRIPT type="text/javascript">window.location.href="https://a.example/\\u00e9"</SCRIPT>',
+            "https://a.example/é",
+        ),
+        ('<script>document.location.assign("/rel")</script>', "/rel"),
+        ('<script>if (location.href == "https://a.example/") {}</script>', None),
+        ("<script>var x = 1;</script>", None),
+        ("<button onclick=\"location.href='/buy'\">Buy</button>", None),
+        ('<!-- <script>location.replace("/old")</script> -->', None),
     ],
 )
 def test_javascript_redirect_forms(page: str, expected: str | None) -> None:
@@ -511,6 +523,7 @@ def test_retry_after_parsing() -> None:
 
 def test_json_and_malformed_json() -> None:
     assert _response(b'{"a": [1]}', "application/json").json() == {"a": [1]}
+    assert _response(b'\xef\xbb\xbf{"a": 1}', "application/json").json() == {"a": 1}
     with pytest.raises(ParseError, match="valid JSON"):
         _response(b'{"a": [1', "application/json").json()
     with pytest.raises(ParseError):
