@@ -135,6 +135,9 @@ def _embedded_capture(post: Post, now: datetime) -> NewCapture:
 
 
 def _page_capture(url: str, response: Response, config: Config, now: datetime) -> NewCapture:
+    if response.status == 429 or (response.status == 503 and response.header("retry-after")):
+        # RateLimited carries Retry-After, which the daemon turns into the job's next try.
+        response.raise_for_status()
     hops = tuple((ROLE_REDIRECT, e) for e in response.exchanges[:-1])
     final = response.exchanges[-1] if response.exchanges else None
     exchanges = (*hops, (ROLE_RESPONSE, final)) if final is not None else hops

@@ -22,6 +22,7 @@ from archiver.archive import CaptureOutcome, archive
 from archiver.config import MEDIA_CHOICES, Config, load_config
 from archiver.daemon import Daemon, archive_job, stop_on_signals
 from archiver.errors import ArchiverError
+from archiver.fetch import Fetcher
 from archiver.history import diff_captures, timeline
 from archiver.model import Status, utc_iso
 from archiver.queue import enqueue, queue_status, utcnow, write_session
@@ -447,9 +448,12 @@ def daemon_command(
     archiver_log = logging.getLogger("archiver")
     if archiver_log.getEffectiveLevel() > logging.INFO:
         archiver_log.setLevel(logging.INFO)  # one line per capture is the daemon's output
-    with database() as engine:
+    with database() as engine, Fetcher(config.fetch) as fetcher:
         daemon = Daemon(
-            config=config, engine=engine, capture=archive_job(config, engine), workers=workers
+            config=config,
+            engine=engine,
+            capture=archive_job(config, engine, fetcher=fetcher),
+            workers=workers,
         )
         if once:
             daemon.run_once(grace_seconds=grace)

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from archiver.config import Config
+from archiver.fetch import Fetcher
 from archiver.model import Status
 from archiver.queue import (
     ClaimedJob,
@@ -367,14 +368,28 @@ class Daemon:
 
 
 def archive_job(
-    config: Config, engine: Engine, *, now: Callable[[], datetime] = utcnow
+    config: Config,
+    engine: Engine,
+    *,
+    now: Callable[[], datetime] = utcnow,
+    fetcher: Fetcher | None = None,
 ) -> CaptureJob:
-    """Run a job with `archive.archive`, its captures tagged with the job's id."""
+    """Run a job with `archive.archive`, its captures tagged with the job's id.
+
+    Pass one `fetcher` for the daemon's life: its connection pool and TLS setup are then shared
+    by every job instead of being built per capture.
+    """
     from archiver.archive import archive
 
     def run(job: ClaimedJob) -> Iterable[Outcome]:
         return archive(
-            [job.url], config=config, engine=engine, depth=job.depth, now=now, job_id=job.id
+            [job.url],
+            config=config,
+            engine=engine,
+            fetcher=fetcher,
+            depth=job.depth,
+            now=now,
+            job_id=job.id,
         )
 
     return run

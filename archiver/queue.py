@@ -45,8 +45,9 @@ class Finish(StrEnum):
     LOST = "lost"
 
 
-#: Failures that no retry can fix: the URL itself is refused.
-PERMANENT_ERRORS = ("invalid-url", "blocked-address")
+#: Failures a retry will not fix: the URL is refused, or the page is not there (a watch still
+#: comes back to it at its next due time).
+PERMANENT_ERRORS = ("invalid-url", "blocked-address", "HTTP 404", "HTTP 410")
 RATE_LIMITED = "rate-limited"
 
 
