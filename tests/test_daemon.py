@@ -17,7 +17,7 @@ from archiver.config import ArchiveConfig, Config, DaemonConfig, FetchConfig
 from archiver.daemon import Daemon, archive_job
 from archiver.fetch import Fetcher
 from archiver.history import diff_captures, timeline
-from archiver.queue import JobState, enqueue, write_session
+from archiver.queue import JobState, claim, enqueue, write_session
 from archiver.schedule import serve
 from archiver.store.models import Capture, HostState, Job, JobAttempt
 from archiver.watches import add_watch, list_watches
@@ -240,3 +240,26 @@ def test_serve_stops_gracefully_and_releases_what_did_not_finish(
     with Session(engine) as session:
         slow = session.get(Job, slow_id)
         assert slow is not None and slow.state == JobState.QUEUED
+
+
+def test_a_capture_stored_by_a_worker_that_died_is_not_made_again(
+    engine: Engine, site: Site
+) -> None:
+    """The worker stored its capture and died before marking the job done."""
+    url = site.url("/once")
+    site.set("/once", article("Once", "Captured a single time."))
+    config = make_config(lease_seconds=60)
+    clock = Clock(T0)
+    [job_id] = queue(engine, url, now=T0)
+    with write_session(engine) as session:
+        [job] = claim(session, worker="doomed", now=T0, limit=1, config=config.daemon)
+    [outcome] = list(archive_job(config, engine, now=clock)(job))  # ...and then the process died
+    clock.advance(seconds=61)
+    daemon = run_once(engine, config, clock)
+    assert (daemon.stats.captures, daemon.stats.done) == (0, 1)
+    assert len(site.requests("/once")) == 1
+    with Session(engine) as session:
+        row = session.get(Job, job_id)
+        assert row is not None
+        assert (row.state, row.capture_id, row.attempts) == (JobState.DONE, outcome.capture_id, 2)
+        assert session.scalar(sa.select(sa.func.count()).select_from(Capture)) == 1
