@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import html
 import http.cookiejar
+import io
 import ipaddress
 import json
 import re
@@ -28,8 +29,9 @@ import charset_normalizer
 import httpcore
 import httpx
 
-# The one private import: httpx's own reading of HTTP(S)_PROXY/ALL_PROXY/NO_PROXY and its URL
-# patterns, so env proxies behave exactly as in plain httpx (which skips them given a transport).
+# Private httpx API, used twice and pinned by the <0.29 bound: its reading of HTTP(S)_PROXY/
+# ALL_PROXY/NO_PROXY and URL patterns here (so env proxies behave exactly as in plain httpx, which
+# skips them given a transport), and HTTPTransport._pool in _DirectTransport.
 from httpx._utils import URLPattern, get_environment_proxies
 
 from archiver.config import FetchConfig
@@ -74,7 +76,10 @@ _SNIFF_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class Response:
-    """The final answer of a GET chain, with every hop that led to it."""
+    """The final answer of a GET chain, with every hop that led to it.
+
+    Its URLs, like those of its exchanges and errors, carry no `user:password@`.
+    """
 
     url: str
     final_url: str
@@ -150,6 +155,7 @@ def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
 # --- charset -------------------------------------------------------------------------------------
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""")
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -200,7 +206,7 @@ def detect_charset(body: bytes, content_type: str | None) -> str | None:
     if not _is_textual(media_type):
         return None
     if media_type in ("", "text/html", "application/xhtml+xml") or media_type.endswith("xml"):
-        match = _META_CHARSET.search(body[:4096])
+        match = _XML_ENCODING.match(body[:1024]) or _META_CHARSET.search(body[:4096])
         declared = _codec(match.group(1).decode("ascii")) if match else None
         if declared:
             return declared
@@ -355,7 +361,10 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 
 class _DirectTransport(httpx.HTTPTransport):
-    """httpx's transport (so test mocks still apply) with the address guard as network backend."""
+    """httpx's transport (so test mocks still apply) with the address guard as network backend.
+
+    httpx offers no way to pass a network backend, so its connection pool is rebuilt with one.
+    """
 
     def __init__(self, config: FetchConfig) -> None:
         super().__init__(verify=config.verify_tls, trust_env=True)
@@ -653,7 +662,7 @@ class Fetcher:
             self._check_target(current, exchanges)
             hop = self._exchange(current, headers, jar, deadline, limit, exchanges)
             seen.add((current, self._cookie_state(jar, current)))
-            target = self._next_hop(hop, follow_redirects, html_redirects)
+            target = self._next_hop(hop, current, follow_redirects, html_redirects)
             if target is None:
                 exchanges.append(hop.exchange)
                 return self._response(requested, current, hop, redirects, exchanges)
@@ -661,7 +670,7 @@ class Fetcher:
             redirect = Redirect(
                 url=redact_url(current),
                 status=hop.exchange.status or 0,
-                location=location,
+                location=redact_url(location),
                 kind=kind,
             )
             exchanges.append(replace(hop.exchange, redirect=redirect))
@@ -786,7 +795,8 @@ class Fetcher:
         self, response: httpx.Response, url: str, deadline: float, limit: int
     ) -> tuple[bytes, FetchError | None]:
         """Read and decode the body within the limits; on failure return what came and the error."""
-        chunks: list[bytes] = []
+        # BytesIO hands its buffer over without a copy, so the body costs the limit, not twice it.
+        buffer = io.BytesIO()
         size = 0
         try:
             if response.is_stream_consumed:
@@ -799,7 +809,7 @@ class Fetcher:
             for chunk in _then_flush(raw, layers):
                 # Checked per raw chunk: a server trickling bytes that decode to nothing is cut too.
                 if time.monotonic() > deadline:
-                    return b"".join(chunks), FetchTimeout(
+                    return buffer.getvalue(), FetchTimeout(
                         f"Gave up on {redact_url(url)} while reading the body: the total "
                         f"time limit of {self.config.total_timeout:g}s (fetch.total_timeout) "
                         "was reached",
@@ -807,38 +817,38 @@ class Fetcher:
                     )
                 for piece in chunk:
                     if size + len(piece) > limit:
-                        chunks.append(piece[: limit - size])
-                        return b"".join(chunks), BodyTooLarge(
+                        buffer.write(piece[: limit - size])
+                        return buffer.getvalue(), BodyTooLarge(
                             f"The body of {redact_url(url)} is larger than {limit} bytes "
                             "(fetch.max_body_bytes); the rest was not read",
                             url=url,
                         )
                     size += len(piece)
-                    chunks.append(piece)
+                    buffer.write(piece)
         except FetchError as exc:
-            return b"".join(chunks), exc
+            return buffer.getvalue(), exc
         except zlib.error as exc:
-            return b"".join(chunks), NetworkError(
+            return buffer.getvalue(), NetworkError(
                 f"{redact_url(url)}: the body is not valid "
                 f"{response.headers.get('content-encoding')} data ({exc})",
                 url=url,
             )
         except httpx.HTTPError as exc:
             late = time.monotonic() >= deadline
-            return b"".join(chunks), _httpx_error(exc, url, self.config, late, None)
-        return b"".join(chunks), None
+            return buffer.getvalue(), _httpx_error(exc, url, self.config, late, None)
+        return buffer.getvalue(), None
 
     # -- where next --------------------------------------------------------------------------------
 
     def _next_hop(
-        self, hop: _Hop, follow_redirects: bool, html_redirects: bool
+        self, hop: _Hop, url: str, follow_redirects: bool, html_redirects: bool
     ) -> tuple[str, RedirectKind] | None:
         if not follow_redirects:
             return None
         exchange = hop.exchange
         if exchange.status in REDIRECT_STATUSES:
             location = header(exchange.response_headers, "location")
-            target = self._resolve(exchange.url, location)
+            target = self._resolve(url, location)
             return (target, RedirectKind.HTTP) if target else None
         if (
             not html_redirects
@@ -852,8 +862,8 @@ class Fetcher:
             (meta_refresh_target, RedirectKind.META_REFRESH),
             (javascript_redirect_target, RedirectKind.JAVASCRIPT),
         ):
-            target = self._resolve(exchange.url, find(page))
-            if target and target != exchange.url:
+            target = self._resolve(url, find(page))
+            if target and target != url:
                 return target, kind
         return None
 
@@ -877,7 +887,7 @@ class Fetcher:
         exchange = hop.exchange
         return Response(
             url=redact_url(requested),
-            final_url=final_url,
+            final_url=redact_url(final_url),
             status=exchange.status or 0,
             reason=exchange.reason,
             headers=exchange.response_headers,

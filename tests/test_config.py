@@ -58,5 +58,5 @@ def test_default_database_is_sqlite_in_user_data_dir() -> None:
 
 def test_media_choice_is_checked() -> None:
     assert parse_config({"archive": {"media": "video"}}, env={}).archive.media == "video"
-    with pytest.raises(ConfigError, match="archive.media"):
+    with pytest.raises(ConfigError, match=r"archive\.media"):
         parse_config({"archive": {"media": "everything"}}, env={})

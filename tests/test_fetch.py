@@ -406,6 +406,17 @@ def test_userinfo_is_kept_out_of_messages(httpx_mock: HTTPXMock) -> None:
         response.raise_for_status()
     assert "pw123" not in str(caught.value)
     assert ("Authorization", "[redacted]") in response.exchanges[0].request_headers
+    assert response.url == response.final_url == "https://***@a.example/"
+
+
+def test_relative_redirect_from_a_url_with_userinfo(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(
+        url="https://bob:pw123@a.example/", status_code=302, headers={"location": "/next"}
+    )
+    httpx_mock.add_response(url="https://bob:pw123@a.example/next", content=b"next")
+    response = fetch("https://bob:pw123@a.example/")
+    assert response.body == b"next"
+    assert "pw123" not in repr(response)
 
 
 # --- charsets ------------------------------------------------------------------------------------
@@ -425,6 +436,7 @@ def test_userinfo_is_kept_out_of_messages(httpx_mock: HTTPXMock) -> None:
             "text/html",
             "shift_jis",
         ),
+        (b'<?xml version="1.0" encoding="ISO-8859-2"?><rss/>', "application/rss+xml", "iso8859-2"),
         ("plain ütf-8".encode(), "text/html", "utf-8"),
         ("é".encode("latin-1"), "text/html", "cp1252"),
         ("é".encode(), "text/html; charset=bogus-charset", "utf-8"),
