@@ -323,7 +323,9 @@ class Daemon:
     def stop(self, grace_seconds: float) -> list[int]:
         """Stop claiming, let running jobs finish for `grace_seconds`, then release the rest."""
         self._stopping.set()
-        self._pool.close()
+        with self._drain_lock:
+            # A drain under way hands its jobs to the pool before the pool is told to stop.
+            self._pool.close()
         if not self.wait_idle(grace_seconds):
             log.warning("shutdown grace of %.0fs over; releasing unfinished jobs", grace_seconds)
         leftover = self.running

@@ -223,7 +223,7 @@ def claim(
         sa.select(Job)
         .where(due)
         .order_by(Job.priority.desc(), Job.not_before, Job.id)
-        .limit(max(limit * 20, 100))
+        .limit(max(limit * 10, 50))
     )
     if postgres:
         query = query.with_for_update(skip_locked=True)
@@ -383,9 +383,11 @@ def _note_host(
     config: DaemonConfig,
     rng: random.Random,
 ) -> None:
-    _ensure_hosts(session, [host])
     state = session.get(HostState, host, with_for_update=True)
-    assert state is not None  # just ensured
+    if state is None:  # a job queued by other means than enqueue()
+        _ensure_hosts(session, [host])
+        state = session.get(HostState, host, with_for_update=True)
+        assert state is not None
     if result.status in (Status.OK, Status.GONE):
         state.consecutive_failures = 0
         state.backoff_until = None
