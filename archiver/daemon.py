@@ -356,6 +356,8 @@ class Daemon:
 
     def run_once(self, *, poll_seconds: float = 0.2, grace_seconds: float = 30.0) -> DaemonStats:
         """Capture everything due now (retries backed off into the future excepted), then stop."""
+        renew_every = self.config.daemon.lease_seconds / 3
+        renewed = time.monotonic()
         try:
             self.wake()
             while True:
@@ -364,6 +366,9 @@ class Daemon:
                     break
                 with self._changed:
                     self._changed.wait(poll_seconds)
+                if time.monotonic() - renewed >= renew_every:
+                    self.renew()
+                    renewed = time.monotonic()
         finally:
             self.stop(grace_seconds)
         return self.stats

@@ -26,7 +26,7 @@ def build_scheduler(daemon: Daemon, *, poll_seconds: float, lease_seconds: float
         daemon.drain, "interval", seconds=poll_seconds, id="drain", next_run_time=start, **common
     )
     scheduler.add_job(
-        daemon.renew, "interval", seconds=max(lease_seconds / 3, 1.0), id="renew", **common
+        daemon.renew, "interval", seconds=max(lease_seconds / 3, 0.2), id="renew", **common
     )
     return scheduler
 

@@ -263,3 +263,27 @@ def test_a_capture_stored_by_a_worker_that_died_is_not_made_again(
         assert row is not None
         assert (row.state, row.capture_id, row.attempts) == (JobState.DONE, outcome.capture_id, 2)
         assert session.scalar(sa.select(sa.func.count()).select_from(Capture)) == 1
+
+
+def test_a_long_capture_keeps_its_lease(engine: Engine, site: Site) -> None:
+    """Leases are renewed while a capture runs, so no other daemon takes the job over."""
+    site.set("/long", article("Long", "Takes a while."), delay=3)
+    config = make_config(lease_seconds=1.5)
+    [job_id] = queue(engine, site.url("/long"), now=datetime.now(UTC))
+    daemon = Daemon(config=config, engine=engine, capture=archive_job(config, engine))
+    runner = threading.Thread(target=daemon.run_once, kwargs={"poll_seconds": 0.05})
+    runner.start()
+    stolen = []
+    while runner.is_alive():
+        with write_session(engine) as session:
+            stolen += claim(
+                session, worker="thief", now=datetime.now(UTC), limit=1, config=config.daemon
+            )
+        threading.Event().wait(0.1)
+    runner.join()
+    assert stolen == []
+    assert daemon.stats.done == 1 and len(site.requests("/long")) == 1
+    with Session(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(JobAttempt)) == 1
+        job = session.get(Job, job_id)
+        assert job is not None and job.state == JobState.DONE
