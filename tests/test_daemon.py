@@ -273,6 +273,8 @@ def test_a_long_capture_keeps_its_lease(engine: Engine, site: Site) -> None:
     daemon = Daemon(config=config, engine=engine, capture=archive_job(config, engine))
     runner = threading.Thread(target=daemon.run_once, kwargs={"poll_seconds": 0.05})
     runner.start()
+    while not site.requests("/long"):
+        threading.Event().wait(0.02)
     stolen = []
     while runner.is_alive():
         with write_session(engine) as session:
