@@ -455,11 +455,11 @@ def daemon_command(
             capture=archive_job(config, engine, fetcher=fetcher),
             workers=workers,
         )
-        if once:
-            daemon.run_once(grace_seconds=grace)
-        else:
-            stop = threading.Event()
-            with stop_on_signals(stop):
+        stop = threading.Event()
+        with stop_on_signals(stop):
+            if once:
+                daemon.run_once(grace_seconds=grace, stop=stop)
+            else:
                 serve(
                     daemon,
                     stop=stop,

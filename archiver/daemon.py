@@ -354,14 +354,25 @@ class Daemon:
             )
         return bool(due)
 
-    def run_once(self, *, poll_seconds: float = 0.2, grace_seconds: float = 30.0) -> DaemonStats:
-        """Capture everything due now (retries backed off into the future excepted), then stop."""
+    def run_once(
+        self,
+        *,
+        poll_seconds: float = 0.2,
+        grace_seconds: float = 30.0,
+        stop: threading.Event | None = None,
+    ) -> DaemonStats:
+        """Capture everything due now (retries backed off into the future excepted), then stop.
+
+        Setting `stop` ends the run early, as gracefully as `stop()`.
+        """
         renew_every = self.config.daemon.lease_seconds / 3
         renewed = time.monotonic()
         try:
             self.wake()
             while True:
                 claimed = self.drain()
+                if stop is not None and stop.is_set():
+                    break
                 if not claimed and not self.running and not self.has_due_work():
                     break
                 with self._changed:
