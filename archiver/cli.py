@@ -25,6 +25,7 @@ from archiver.errors import ArchiverError
 from archiver.fetch import Fetcher
 from archiver.history import diff_captures, timeline
 from archiver.model import Status, utc_iso
+from archiver.platforms import bluesky
 from archiver.queue import enqueue, queue_status, utcnow, write_session
 from archiver.schedule import serve
 from archiver.store import captures as store
@@ -221,6 +222,9 @@ def _null_bar() -> Iterator[Any]:
 
 def _lookup_keys(url: str) -> list[str]:
     keys = [url.strip()]
+    if keys[0].startswith("at://"):
+        url = bluesky.web_url(keys[0])  # archived under the post's bsky.app address
+        keys.append(url)
     for transform in (validate_url, normalise_url):
         with suppress(ArchiverError):
             keys.append(transform(url))
