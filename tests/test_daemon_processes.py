@@ -91,6 +91,9 @@ class DaemonProcess:
         assert code == 0, output
         return output
 
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8")
+
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -178,17 +181,23 @@ def test_a_daemon_killed_mid_run_loses_nothing_and_duplicates_nothing(
 def test_two_daemons_on_one_database_never_capture_a_job_twice(
     db: Engine, db_url: str, site: Site, tmp_path: Path
 ) -> None:
-    urls = queue_pages(db, site, 60, delay=0.15)
     config = write_config(tmp_path / "config.toml", db_url)
-    daemons = [DaemonProcess(config, "--once") for _ in range(2)]
-    for daemon in daemons:
-        daemon.wait(180)
+    daemons = [DaemonProcess(config) for _ in range(2)]
+    try:
+        # Jobs are queued once both daemons are up, so that both compete for them.
+        wait_for(lambda: all("started" in d.output() for d in daemons), 60, "both daemons")
+        urls = queue_pages(db, site, 60, delay=0.15)
+        wait_for(lambda: count_jobs(db, JobState.DONE) == 60, 120, "all jobs done")
+    finally:
+        for daemon in daemons:
+            daemon.process.send_signal(signal.SIGTERM)
+        outputs = [daemon.wait(30) for daemon in daemons]
     assert_each_job_captured_once(db, urls)
     with Session(db) as session:
         attempts = session.scalars(sa.select(JobAttempt)).all()
     assert len(attempts) == 60  # no job was leased twice
     workers = {a.worker for a in attempts}
-    assert len(workers) == 2, "both daemons should have captured some of the jobs"
+    assert len(workers) == 2, outputs
     assert all(len(site.requests(f"/p{i}")) == 1 for i in range(60))
 
 
