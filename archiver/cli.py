@@ -267,3 +267,160 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("archiver: interrupted", err=True)
         sys.exit(130)
+
+
+# --- Questions asked of the archive: provenance, search, export, verify ------------------------
+
+from datetime import datetime as _datetime  # noqa: E402
+
+from archiver import integrity as _integrity  # noqa: E402
+from archiver.export import ExportFormat as _ExportFormat  # noqa: E402
+from archiver.export import export as _export  # noqa: E402
+from archiver.model import utc_iso as _utc_iso  # noqa: E402
+from archiver.provenance import provenance as _provenance  # noqa: E402
+from archiver.provenance import provenance_of_url as _provenance_of_url  # noqa: E402
+from archiver.search import Order as _Order  # noqa: E402
+from archiver.search import search as _search  # noqa: E402
+
+
+def _date_option(value: str | None) -> _datetime | None:
+    """ISO 8601 date or time; naive values are UTC."""
+    if value is None:
+        return None
+    try:
+        return _datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date; use e.g. 2026-11-01 or 2026-11-01T08:00Z"
+        ) from None
+
+
+@app.command("provenance")
+def provenance_command(
+    passage: Annotated[str | None, typer.Argument(help="The passage ('-' reads stdin).")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Read the passage from a file.", dir_okay=False)
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Use the text of an archived URL.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the matches as JSON.")] = False,
+) -> None:
+    """Find every archived document containing a passage, the likely origin first."""
+    if sum(x is not None for x in (passage, file, url)) != 1:
+        raise fail("give exactly one of PASSAGE, --file FILE or --url URL", 2)
+    text = sys.stdin.read() if passage == "-" else passage
+    if file is not None:
+        text = file.read_text(encoding="utf-8")
+    with database() as engine, session_factory(engine)() as session:
+        result = _provenance_of_url(session, url) if url else _provenance(session, text or "")
+    if as_json:
+        _print_json(result.as_dict())
+    for m in [] if as_json else result.matches:
+        ids = ", ".join(f"#{i}" for i in m.capture_ids)
+        typer.echo(f"{m.relation:6} {m.coverage:4.0%}  {m.url}  ({ids})")
+        published = _utc_iso(m.published_at) or "?"
+        first = _utc_iso(m.first_captured_at)
+        typer.echo(f"       published {published}, first captured {first}  {m.title or ''}")
+        for k in m.linked_from:
+            typer.echo(
+                f"       linked from #{k.capture_id} {k.url}"
+                + "".join(f" → {hop}" for hop in k.via)
+            )
+    if not result.matches:
+        raise fail("no archived document contains this passage", 1)
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[str, typer.Argument(help="Words to find (all of them), in titles and texts.")],
+    platform: Annotated[
+        str | None, typer.Option(help="twitter, mastodon, bluesky, reddit, telegram, youtube, web.")
+    ] = None,
+    site: Annotated[
+        str | None, typer.Option(help="Domain (subdomains included) or site name.")
+    ] = None,
+    author: Annotated[str | None, typer.Option(help="Part of an author's name.")] = None,
+    since: Annotated[str | None, typer.Option(help="Captured at or after (ISO 8601, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Captured before (ISO 8601, UTC).")] = None,
+    status: Annotated[str | None, typer.Option(help="ok, gone or failed.")] = None,
+    order: Annotated[_Order, typer.Option(help="best or newest.")] = _Order.BEST,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many results.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit.")] = False,
+) -> None:
+    """Full-text search over captured titles and texts."""
+    with database() as engine, session_factory(engine)() as session:
+        hits = _search(
+            session,
+            query,
+            platform=platform,
+            site=site,
+            author=author,
+            since=_date_option(since),
+            until=_date_option(until),
+            status=status,
+            order=order,
+            limit=limit,
+        )
+    for hit in hits:
+        data = {
+            "capture_id": hit.capture_id,
+            "url": hit.url,
+            "title": hit.title,
+            "captured_at": _utc_iso(hit.captured_at),
+            "published_at": _utc_iso(hit.published_at),
+            "snippet": hit.snippet,
+        }
+        if as_json:
+            _print_json(data)
+        else:
+            typer.echo(f"#{hit.capture_id} {data['captured_at']} {hit.url}")
+            typer.echo(f"    {hit.title or ''}\n    {hit.snippet}")
+    if not hits:
+        raise fail(f"nothing archived matches {query!r}", 1)
+
+
+@app.command("export")
+def export_command(
+    out: Annotated[
+        Path, typer.Argument(help="File to write (replaced when complete).", dir_okay=False)
+    ],
+    format: Annotated[
+        _ExportFormat, typer.Option("--format", help="warc, wacz, jsonl or csv.")
+    ] = _ExportFormat.WARC,
+    url: Annotated[
+        str | None, typer.Option(help="Only this URL's captures and what they led to.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only captures made at or after (ISO 8601, UTC).")
+    ] = None,
+) -> None:
+    """Export captures as WARC 1.1, WACZ, JSON Lines or CSV."""
+    with database() as engine, session_factory(engine)() as session:
+        summary = _export(session, out, format=format, url=url, since=_date_option(since))
+    records = "".join(f", {n} {kind}" for kind, n in summary.records.items())
+    typer.echo(
+        f"archiver: wrote {summary.captures} captures to {out} ({summary.bytes} bytes{records})",
+        err=True,
+    )
+
+
+@app.command("verify")
+def verify_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Re-hash every stored body and capture and walk the hash chain; exit 1 on any mismatch."""
+    with database() as engine, session_factory(engine)() as session:
+        report = _integrity.verify(session)
+    if as_json:
+        _print_json(report.as_dict())
+    for p in [] if as_json else report.problems:
+        where = f"capture #{p.capture_id}" if p.capture_id is not None else f"body {p.sha256}"
+        typer.echo(f"{p.kind:8} {where}: {p.detail}")
+    typer.echo(
+        f"archiver: checked {report.bodies_checked} bodies and {report.captures_checked} "
+        f"captures; {len(report.problems)} problems; chain head {report.head}",
+        err=True,
+    )
+    if not report.ok:
+        raise typer.Exit(1)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.hostile_server import ForwardProxy, HostileServer
 
-pytest_plugins = ["tests.fixtures.databases"]
+pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.archive"]
 
 # --- fetching: hostile origin server and forward proxy on 127.0.0.1 ----------------------------
 

@@ -223,3 +223,22 @@ class HostState(Base):
     backoff_until: Mapped[datetime | None]
     last_request_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Shingle(Base):
+    """A sampled hash of five consecutive normalised words of a capture's text (see provenance).
+
+    Keyed (hash, capture_id) so a passage's hashes find their captures by index alone; on SQLite
+    the table is WITHOUT ROWID, which keeps it one B-tree instead of a table plus an index.
+    """
+
+    __tablename__ = "shingles"
+    hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    capture_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("captures.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+
+    __table_args__ = (
+        Index("ix_shingles_capture_id", "capture_id"),
+        {"sqlite_with_rowid": False},
+    )
