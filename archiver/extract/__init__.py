@@ -6,6 +6,8 @@ read is listed in `Page.warnings`.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from archiver.extract.content import (
     content_blocks,
     content_links,
@@ -28,6 +30,12 @@ def extract_page(html: bytes | str, url: str, *, charset: str | None = None) -> 
     and detection are used when it is missing or wrong.
     """
     warnings: list[str] = []
+    try:
+        urlsplit(url)
+    except ValueError:
+        # Every relative link is resolved against it; an unsplittable one cannot be a base.
+        warnings.append(f"page URL {url!r} cannot be parsed; links were not resolved against it")
+        url = ""
     tree = parse_html(decode_html(html, charset, warnings), warnings)
     if tree is None:
         return Page(warnings=tuple(warnings))

@@ -335,6 +335,15 @@ def _check_rate_limit(attempts: Attempts, response: Response) -> None:
         raise attempts.rate_limited(response, reset_at, "Bluesky AppView")
 
 
+def _unusable(response: Response, data: dict[str, Any] | None) -> str:
+    """Why an answer cannot be used: a 200 can still be broken or lack what we asked for."""
+    if response.status != 200:
+        return f"HTTP {response.status}"
+    if data is None:
+        return f"HTTP 200 with a body that is not a JSON object ({response.content_type or 'no content type'})"
+    return "HTTP 200 without the expected fields"
+
+
 def _is_not_found(response: Response) -> bool:
     data = json_object(response.body)
     return response.status == 400 and data is not None and data.get("error") == "NotFound"
@@ -364,7 +373,7 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
             )
         else:
             return attempts.failed(
-                f"Bluesky resolveHandle for {ref.actor} answered HTTP {response.status}.",
+                f"Bluesky resolveHandle for {ref.actor} answered {_unusable(response, data)}.",
                 "resolveHandle",
             )
     at_uri = f"at://{did}/app.bsky.feed.post/{ref.rkey}"
@@ -380,7 +389,8 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
     data = json_object(response.body)
     if response.status != 200 or data is None:
         return attempts.failed(
-            f"Bluesky getPostThread for {at_uri} answered HTTP {response.status}.", "getPostThread"
+            f"Bluesky getPostThread for {at_uri} answered {_unusable(response, data)}.",
+            "getPostThread",
         )
     try:
         state = thread_state(data)

@@ -260,14 +260,14 @@ def _media_type(media_type: str | None, kind: str | None) -> str:
 
 def is_tombstone(data: Mapping[str, Any]) -> bool:
     """An ActivityPub answer that says the object was deleted."""
-    obj = data.get("object") if data.get("type") in {"Create", "Update"} else data
+    obj = data.get("object") if data.get("type") in ("Create", "Update") else data
     return isinstance(obj, Mapping) and obj.get("type") == "Tombstone"
 
 
 def parse_activity(data: Mapping[str, Any], *, via: str = "activitypub") -> Post:
     """An ActivityPub Note/Article/Question (bare or wrapped in Create/Update) → Post."""
     obj: Any = data
-    if data.get("type") in {"Create", "Update", "Announce"}:
+    if data.get("type") in ("Create", "Update", "Announce"):
         obj = data.get("object")
         if not isinstance(obj, Mapping):
             raise ParseError(
@@ -341,7 +341,7 @@ def parse_activity(data: Mapping[str, Any], *, via: str = "activitypub") -> Post
         media=tuple(media),
         reply_to=_first_url(obj.get("inReplyTo")),
         quote_of=quote_of,
-        title=_str(obj.get("name")) if obj.get("type") in {"Article", "Page"} else None,
+        title=_str(obj.get("name")) if obj.get("type") in ("Article", "Page") else None,
         extra=extra,
     )
 
