@@ -291,11 +291,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def links(self, query: dict[str, str]) -> None:
         n, prefix = int(query.get("n", "10")), query.get("prefix", "/ok?n=")
-        items = "".join(
-            f'<li><a href="{prefix}{i}">link {i}</a> in the text</li>' for i in range(n)
+        paragraphs = "".join(
+            f"<p>Paragraph {i} of the article says something worth reading, and it cites "
+            f'<a href="{prefix}{i}">a source</a> for it, as careful reporting does.</p>'
+            for i in range(n)
         )
-        body = f"<html><title>links</title><body><article><p>{'Text. ' * 50}</p><ul>{items}</ul>"
-        self._send(200, f"{body}</article></body></html>".encode())
+        body = f"<html><title>links</title><body><article>{paragraphs}</article></body></html>"
+        self._send(200, body.encode())
 
     def slow(self, query: dict[str, str]) -> None:
         """An ordinary page after a delay, so a client can be killed while it waits."""

@@ -339,3 +339,23 @@ def test_platform_failures_keep_their_exchanges(content: Batch) -> None:
     finally:
         engine.dispose()
     assert hosts == ["cdn.syndication.twimg.com", "publish.twitter.com", "api.fxtwitter.com"]
+
+
+# --- link limits: archive.max_links and depth ----------------------------------------------------
+
+
+def test_max_links_and_depth_from_the_config(web: HostileWeb, tmp_path: Path) -> None:
+    cli = web.cli(tmp_path, archive={"max_links": 3, "depth": 0})
+    page = web.url("/links?n=10")
+    alone = cli.run("archive", "--json", page)
+    assert alone.returncode == 0, alone.stderr
+    assert [c["url"] for c in alone.json_lines()] == [page]  # depth 0: nothing followed
+    assert alone.json_lines()[0]["warnings"] == []
+
+    followed = cli.run("archive", "--json", "--depth", "1", page)
+    assert followed.returncode == 0, followed.stderr
+    parent, *children = followed.json_lines()
+    assert parent["warnings"] == ["10 links; followed the first 3 (archive.max_links)"]
+    assert [c["parent_id"] for c in children] == [parent["id"]] * 3
+    assert [link["capture_id"] is not None for link in parent["links"]] == [True] * 3 + [False] * 7
+    assert followed.stderr.splitlines()[-1] == "archiver: 4 ok"
