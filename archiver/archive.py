@@ -29,7 +29,7 @@ from archiver.store.captures import (
     save_capture,
 )
 from archiver.store.db import session_factory
-from archiver.urls import normalise_url, validate_url
+from archiver.urls import normalise_url, redact_url, validate_url
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +210,14 @@ def capture_url(
     fetcher: Fetcher, url: str, config: Config, now: datetime, *, kind: str = "link"
 ) -> NewCapture:
     """Fetch one URL the right way for its platform; failures become failed captures."""
+    record = _capture_url(fetcher, url, config, now, kind=kind)
+    # user:password in a URL is a secret: it is used to fetch, never stored, printed or logged.
+    return replace(record, url=redact_url(record.url)) if "@" in record.url else record
+
+
+def _capture_url(
+    fetcher: Fetcher, url: str, config: Config, now: datetime, *, kind: str
+) -> NewCapture:
     platform = Platform.WEB
     try:
         url = validate_url(url)
