@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from archiver import integrity, platforms
 from archiver.config import Config
-from archiver.errors import ArchiverError, FetchError, RateLimited
+from archiver.errors import ArchiverError, BodyTooLarge, FetchError, RateLimited
 from archiver.extract import extract_page
 from archiver.fetch import Fetcher, Response
 from archiver.model import Exchange, Page, Platform, Post, PostResult, Status
@@ -228,11 +228,22 @@ def _capture_url(
             if result.status != Status.FAILED or not getattr(module, "FALLBACK_TO_WEB", False):
                 return _post_capture(url, result, module, now)
         max_bytes = config.archive.max_media_bytes if kind == "media" else None
-        response = fetcher.get(
-            url,
-            stop=lambda u: platforms.find(u) is not None,
-            max_bytes=max_bytes,
-        )
+        try:
+            response = fetcher.get(
+                url,
+                stop=lambda u: platforms.find(u) is not None,
+                max_bytes=max_bytes,
+            )
+        except BodyTooLarge as exc:
+            if max_bytes is None:
+                raise
+            # The fetcher names its own key; this limit is the media one.
+            raise BodyTooLarge(
+                f"The media file {redact_url(url)} is larger than {max_bytes} bytes "
+                "(archive.max_media_bytes); the rest was not read",
+                url=exc.url,
+                exchanges=exc.exchanges,
+            ) from None
         if response.stopped:
             module = platforms.find(response.final_url)
             assert module is not None
