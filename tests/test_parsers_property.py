@@ -107,7 +107,7 @@ def _never_crashes(parse: Callable[[], Any]) -> None:
         result = parse()
     except ArchiverError:
         return
-    assert isinstance(result, Post | str)
+    assert result is None or isinstance(result, Post | str)
 
 
 # --- platform JSON -------------------------------------------------------------------------------
@@ -313,3 +313,25 @@ def test_widget_link_with_a_broken_ipv6_host() -> None:
     page = _WIDGET.replace(b'href="https://www.example.gov', b'href="http://[www.example.gov', 1)
     assert page != _WIDGET
     _never_crashes(lambda: telegram.parse_widget(page, url="https://t.me/durov/1"))
+
+
+def test_status_with_a_scalar_where_a_list_belongs() -> None:
+    status = json.loads(json.dumps(_RECORDED["mastodon_status"]))
+    status["tags"], status["mentions"], status["media_attachments"] = True, 5, None
+    post = mastodon.parse_status(status, api_host="fosstodon.org")
+    assert "tags" not in post.extra and post.media == ()
+
+
+def test_activity_with_a_lone_attachment_object() -> None:
+    activity = json.loads(json.dumps(_RECORDED["mastodon_activity"]))
+    image = {"type": "Document", "mediaType": "image/png", "url": "https://m.example/a.png"}
+    activity["object"]["attachment"] = image  # ActivityStreams allows one object for a list
+    post = mastodon.parse_activity(activity)
+    assert [m.url for m in post.media] == ["https://m.example/a.png"]
+
+
+def test_widget_with_a_nul_byte_in_its_head() -> None:
+    page = _WIDGET[:50] + b"\x00" + _WIDGET[50:]
+    _never_crashes(lambda: telegram.parse_widget(page, url="https://t.me/durov/1"))
+    _never_crashes(lambda: telegram.widget_error(page))
+    _never_crashes(lambda: reddit.parse_shreddit_page(_SHREDDIT[:50] + b"\x00" + _SHREDDIT[50:]))

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 
 from archiver.errors import ParseError
 from archiver.model import Author, Media, Platform, Post, PostResult
-from archiver.platforms._route import Attempts, json_object, mapping, parse_timestamp
+from archiver.platforms._route import Attempts, array, json_object, mapping, parse_timestamp
 
 if TYPE_CHECKING:
     from archiver.fetch import Fetcher, Response
@@ -92,7 +92,7 @@ def expand_facets(text: str, facets: object) -> tuple[str, tuple[str, ...]]:
         if not isinstance(facet, Mapping) or not isinstance(facet.get("index"), Mapping):
             continue
         start, end = facet["index"].get("byteStart"), facet["index"].get("byteEnd")
-        for feature in facet.get("features") or ():
+        for feature in array(facet.get("features")):
             uri = _str(feature.get("uri")) if isinstance(feature, Mapping) else None
             if uri is None or not str(feature.get("$type", "")).endswith("#link"):
                 continue
@@ -132,7 +132,7 @@ def _embed(
         return None, ()
     kind = str(view.get("$type", ""))
     if kind.startswith("app.bsky.embed.images") or kind.startswith("app.bsky.embed.gallery"):
-        for image in view.get("images") or view.get("items") or ():
+        for image in array(view.get("images") or view.get("items")):
             if not isinstance(image, Mapping) or not _str(image.get("fullsize")):
                 continue
             ratio = mapping(image.get("aspectRatio"))
