@@ -136,6 +136,9 @@ def _embedded_capture(post: Post, now: datetime) -> NewCapture:
 
 
 def _page_capture(url: str, response: Response, config: Config, now: datetime) -> NewCapture:
+    if response.status == 429 or (response.status == 503 and response.header("retry-after")):
+        # RateLimited carries Retry-After, which the daemon turns into the job's next try.
+        response.raise_for_status()
     hops = tuple((ROLE_REDIRECT, e) for e in response.exchanges[:-1])
     final = response.exchanges[-1] if response.exchanges else None
     exchanges = (*hops, (ROLE_RESPONSE, final)) if final is not None else hops
@@ -206,6 +209,24 @@ def _failed_capture(url: str, platform: Platform, exc: ArchiverError, now: datet
     )
 
 
+def _after_routes(record: NewCapture, routes: tuple[Platform, PostResult] | None) -> NewCapture:
+    """A web capture standing in for a post keeps the platform's failed routes on record."""
+    if routes is None:
+        return record
+    platform, result = routes
+    attempts = tuple((ROLE_ATTEMPT, e) for e in result.exchanges)
+    note = f"no {platform.value} route answered, captured as a web page: {result.reason}"
+    return replace(
+        record, exchanges=(*attempts, *record.exchanges), warnings=(*record.warnings, note)
+    )
+
+
+def _web_address(url: str) -> str:
+    """An AT-URI names a Bluesky post, not a web page: archive it under its bsky.app address."""
+    text = url.strip()
+    return platforms.bluesky.web_url(text) if text.startswith("at://") else text
+
+
 def capture_url(
     fetcher: Fetcher, url: str, config: Config, now: datetime, *, kind: str = "link"
 ) -> NewCapture:
@@ -219,14 +240,16 @@ def _capture_url(
     fetcher: Fetcher, url: str, config: Config, now: datetime, *, kind: str
 ) -> NewCapture:
     platform = Platform.WEB
+    routes: tuple[Platform, PostResult] | None = None  # failed routes the web capture stands in for
     try:
-        url = validate_url(url)
+        url = validate_url(_web_address(url))
         module = platforms.find(url)
         if module is not None:
             platform = module.PLATFORM
             result = module.fetch_post(fetcher, url)
             if result.status != Status.FAILED or not getattr(module, "FALLBACK_TO_WEB", False):
                 return _post_capture(url, result, module, now)
+            routes = (platform, result)
         max_bytes = config.archive.max_media_bytes if kind == "media" else None
         try:
             response = fetcher.get(
@@ -249,12 +272,13 @@ def _capture_url(
             assert module is not None
             platform = module.PLATFORM
             result = module.fetch_post(fetcher, response.final_url)
-            return _post_capture(
+            record = _post_capture(
                 url, result, module, now, hops=response.exchanges, final_url=response.final_url
             )
-        return _page_capture(url, response, config, now)
+            return _after_routes(record, routes)
+        return _after_routes(_page_capture(url, response, config, now), routes)
     except ArchiverError as exc:
-        return _failed_capture(url, platform, exc, now)
+        return _after_routes(_failed_capture(url, platform, exc, now), routes)
 
 
 def _follow(record: NewCapture, task: _Task, config: Config) -> tuple[list[_Task], str | None]:

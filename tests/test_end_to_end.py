@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures.recorded_web import CertStore, RecordedWeb, serve
+from tests.fixtures.recorded_web import RecordedWeb, proxied_environment
+from tests.fixtures.recorded_web import run_archiver as run
 
 DATA = Path(__file__).parent / "data" / "e2e"
 TWEET_ID = "1721556238129672484"
@@ -58,36 +56,8 @@ def web() -> RecordedWeb:
 
 @pytest.fixture
 def proxy_env(web: RecordedWeb, tmp_path: Path) -> Iterator[dict[str, str]]:
-    certs = CertStore()
-    ca = certs.write_ca(tmp_path / "ca.pem")
-    server = serve(web, certs)
-    proxy = next(server)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.upper().endswith("_PROXY") and not k.startswith("ARCHIVER_")
-    }
-    env.update(
-        HTTP_PROXY=proxy,
-        HTTPS_PROXY=proxy,
-        SSL_CERT_FILE=str(ca),
-        HOME=str(tmp_path),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-    )
-    yield env
-    server.close()
-
-
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    with proxied_environment(web, tmp_path) as env:
+        yield env
 
 
 def test_archive_tweet_short_link_chain_and_article(

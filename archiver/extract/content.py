@@ -5,20 +5,52 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from lxml.html import HtmlElement
 
 from archiver.extract.metadata import absolute_url
+from archiver.extract.text import TextIndex, squash
 from archiver.model import Media
 
 _BOILERPLATE_TAGS = frozenset({"nav", "footer", "aside", "form", "button", "select"})
-_BOILERPLATE_ATTR = re.compile(
-    r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|footer|sidebar|related|recommend\w*|share|sharing|"
-    r"social|comments?|promo|newsletter|advert\w*|ads?|breadcrumbs?|more-stories|trending|"
-    r"popular|subscribe|paywall|cookie\w*|outbrain|taboola)(?:$|[\s_-])",
-    re.I,
+_BOILERPLATE_WORDS = frozenset(
+    [
+        "nav",
+        "navbar",
+        "navigation",
+        "menu",
+        "footer",
+        "sidebar",
+        "related",
+        "recommended",
+        "recommendations",
+        "share",
+        "sharing",
+        "social",
+        "comment",
+        "comments",
+        "promo",
+        "newsletter",
+        "advert",
+        "advertisement",
+        "ad",
+        "ads",
+        "adslot",
+        "breadcrumb",
+        "breadcrumbs",
+        "trending",
+        "popular",
+        "outbrain",
+        "taboola",
+    ]
 )
+# State classes on page wrappers ("has-sidebar", "no-ads") describe the page, not the element.
+_STATE_PREFIX = re.compile(r"^(?:has|no|with|is|show|hide|enable|disable|page|body|template)[-_]")
+_WORD_SPLIT = re.compile(r"[-_]+")
+#: Icons, avatars and "related story" thumbnails are smaller than this (pixels, either side).
+_MIN_IMAGE = 150
 _BLOCK_TAGS = (
     "p",
     "li",
@@ -40,55 +72,104 @@ _BLOCK_TAGS = (
 _TWEET = re.compile(
     r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/[^/]+/status(?:es)?/\d+", re.I
 )
+_INSTAGRAM_POST = re.compile(r"^https?://(?:www\.)?instagram\.com/(?:p|reel|tv)/")
+_BSKY_POST = re.compile(r"^https://bsky\.app/profile/[^/]+/post/")
+_MASTODON_POST = re.compile(r"^https://[^/]+/@[^/]+/\d+")
+_REDDIT_POST = re.compile(r"^https://(?:www\.|old\.)?reddit\.com/r/[^/]+/comments/")
 _YOUTUBE_ID = re.compile(r"^/embed/([A-Za-z0-9_-]{6,})")
 _BSKY_AT = re.compile(r"^at://(did:[^/]+|[^/]+)/app\.bsky\.feed\.post/([A-Za-z0-9]+)")
 
 
-def _boilerplate(elem: HtmlElement, stop: HtmlElement | None = None) -> bool:
-    """Is `elem` inside navigation, a footer, an aside or a widget named like one?"""
-    node: HtmlElement | None = elem
-    while node is not None and node is not stop:
+class BoilerplateTest:
+    """Is an element inside navigation, a footer, an aside or a widget named like one?
+
+    Only ancestors below `root` (the article element) are asked: page wrappers above it carry
+    names like "advert-content-wrap" without being boilerplate. Answers are cached per element,
+    since the same ancestors are asked about for every block.
+    """
+
+    def __init__(self, root: HtmlElement | None = None) -> None:
+        self._root = root
+        self._cache: dict[HtmlElement, bool] = {}
+
+    def _own(self, node: HtmlElement) -> bool:
         tag = node.tag if isinstance(node.tag, str) else ""
         if tag in _BOILERPLATE_TAGS:
             return True
-        if tag in ("body", "html"):
+        attrib = node.attrib
+        if not attrib:
             return False
-        attrs = f"{node.get('class', '')} {node.get('id', '')} {node.get('role', '')}"
-        if attrs.strip() and _BOILERPLATE_ATTR.search(attrs):
+        role = attrib.get("role")
+        if role and role.lower() in ("navigation", "complementary", "contentinfo", "banner"):
             return True
-        node = node.getparent()
-    return False
+        names = attrib.get("class", "") + " " + attrib.get("id", "")
+        for token in names.lower().split():
+            if _STATE_PREFIX.match(token):
+                continue
+            if any(word in _BOILERPLATE_WORDS for word in _WORD_SPLIT.split(token)):
+                return True
+        return False
+
+    def __call__(self, elem: HtmlElement) -> bool:
+        chain: list[HtmlElement] = []
+        node: HtmlElement | None = elem
+        answer = False
+        while node is not None and node is not self._root and node.tag not in ("body", "html"):
+            known = self._cache.get(node)
+            if known is not None:
+                answer = known
+                break
+            chain.append(node)
+            if self._own(node):
+                answer = True
+                break
+            node = node.getparent()
+        for seen in chain:
+            self._cache[seen] = answer
+        return answer
 
 
-def _squash(text: str) -> str:
-    return "".join(text.split())
+@dataclass(frozen=True)
+class Block:
+    """A leaf-most block of the HTML whose text is part of the extracted main text."""
+
+    element: HtmlElement
+    squashed: str
+    hrefs: tuple[str, ...]
 
 
-def content_blocks(tree: HtmlElement, text: str) -> list[HtmlElement]:
-    """Leaf-most block elements of the HTML whose text is part of the extracted main text."""
-    squashed = _squash(text)
-    if not squashed:
+def content_blocks(tree: HtmlElement, text: str) -> list[Block]:
+    """The blocks of `tree` that the main text contains, in document order, with their links.
+
+    Links are read now because later passes (readability) may rearrange the tree.
+    """
+    index = TextIndex(text)
+    if not index.squashed:
         return []
-    blocks: list[HtmlElement] = []
+    blocks: list[Block] = []
     for elem in tree.iter(*_BLOCK_TAGS):
-        if elem.tag in ("div", "section") and any(
-            child.tag in _BLOCK_TAGS for child in elem.iterchildren()
-        ):
+        # A div counts only when it holds text itself (text with <br>s, no <p>s).
+        if elem.tag in ("div", "section") and not (elem.text and elem.text.strip()):
             continue
-        block = _squash(elem.text_content())
-        if len(block) >= 12 and block in squashed and not _boilerplate(elem):
-            blocks.append(elem)
+        block = squash(elem.text_content())
+        if len(block) >= 12 and block in index:
+            hrefs = tuple(a.get("href", "") for a in elem.iter("a") if a.get("href"))
+            blocks.append(Block(elem, block, hrefs))
     return blocks
 
 
-def content_root(blocks: list[HtmlElement]) -> HtmlElement | None:
+def without_boilerplate(blocks: list[Block], boilerplate: BoilerplateTest) -> list[Block]:
+    return [block for block in blocks if not boilerplate(block.element)]
+
+
+def content_root(blocks: list[Block]) -> HtmlElement | None:
     """Deepest element holding most of the content blocks: where the article lives."""
     if not blocks:
         return None
     counts: Counter[HtmlElement] = Counter()
     depth: dict[HtmlElement, int] = {}
     for block in blocks:
-        ancestors = list(block.iterancestors())
+        ancestors = list(block.element.iterancestors())
         for level, anc in enumerate(reversed(ancestors)):
             counts[anc] += 1
             depth[anc] = level
@@ -108,13 +189,13 @@ def _absolute(base: str, href: str | None) -> str | None:
     return absolute_url(base, href)
 
 
-def content_links(blocks: Iterable[HtmlElement], base: str) -> tuple[str, ...]:
+def content_links(blocks: Iterable[Block], base: str) -> tuple[str, ...]:
     """Absolute http(s) links inside the content blocks, in order, without fragments or repeats."""
     links: dict[str, None] = {}
     page = _strip_fragment(base)
     for block in blocks:
-        for anchor in block.iter("a"):
-            url = _absolute(base, anchor.get("href"))
+        for href in block.hrefs:
+            url = _absolute(base, href)
             if url:
                 url = _strip_fragment(url)
                 if url != page:
@@ -168,11 +249,11 @@ def embedded_posts(tree: HtmlElement, base: str) -> tuple[str, ...]:
 
     def add(url: str | None) -> None:
         if url:
-            posts.setdefault(
-                _strip_fragment(url.split("?")[0] if "youtube" not in url else url), None
-            )
+            # Query strings on embeds are tracking (?ref_src=, ?utm_source=); YouTube's is the id.
+            keep_query = url.startswith("https://www.youtube.com/watch")
+            posts.setdefault(_strip_fragment(url if keep_query else url.split("?")[0]), None)
 
-    for elem in tree.iter("blockquote", "iframe", "script", "div"):
+    for elem in tree.iter("blockquote", "iframe", "script"):
         classes = f" {elem.get('class', '')} ".lower()
         if elem.tag == "blockquote":
             if "twitter-tweet" in classes or "twitter-video" in classes:
@@ -180,7 +261,7 @@ def embedded_posts(tree: HtmlElement, base: str) -> tuple[str, ...]:
             elif "instagram-media" in classes:
                 add(
                     _absolute(base, elem.get("data-instgrm-permalink"))
-                    or _last_matching(elem, base, re.compile(r"https?://(www\.)?instagram\.com/"))
+                    or _last_matching(elem, base, _INSTAGRAM_POST)
                 )
             elif "tiktok-embed" in classes:
                 add(_absolute(base, elem.get("cite")))
@@ -189,22 +270,14 @@ def embedded_posts(tree: HtmlElement, base: str) -> tuple[str, ...]:
                 if match:
                     add(f"https://bsky.app/profile/{match.group(1)}/post/{match.group(2)}")
                 else:
-                    add(
-                        _last_matching(
-                            elem, base, re.compile(r"https://bsky\.app/profile/[^/]+/post/")
-                        )
-                    )
+                    add(_last_matching(elem, base, _BSKY_POST))
             elif "mastodon-embed" in classes:
                 add(
                     _absolute(base, elem.get("data-embed-url", "").removesuffix("/embed"))
-                    or _last_matching(elem, base, re.compile(r"https://[^/]+/@[^/]+/\d+"))
+                    or _last_matching(elem, base, _MASTODON_POST)
                 )
             elif "reddit-embed-bq" in classes or "reddit-card" in classes:
-                add(
-                    _last_matching(
-                        elem, base, re.compile(r"https://(www\.)?reddit\.com/r/[^/]+/comments/")
-                    )
-                )
+                add(_last_matching(elem, base, _REDDIT_POST))
         elif elem.tag == "iframe":
             src = _absolute(base, elem.get("src") or elem.get("data-src"))
             if src:
@@ -233,17 +306,21 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def content_media(root: HtmlElement | None, base: str) -> tuple[Media, ...]:
+def content_media(
+    root: HtmlElement | None, base: str, boilerplate: BoilerplateTest
+) -> tuple[Media, ...]:
     """Images (with alt text) and videos inside the article element, skipping icons and widgets."""
     if root is None:
         return ()
     found: dict[str, Media] = {}
     for elem in root.iter("img", "video"):
-        if _boilerplate(elem, stop=root):
+        if boilerplate(elem):
             continue
         if elem.tag == "img":
             width, height = _int(elem.get("width")), _int(elem.get("height"))
-            if (width is not None and width < 80) or (height is not None and height < 80):
+            if (width is not None and width < _MIN_IMAGE) or (
+                height is not None and height < _MIN_IMAGE
+            ):
                 continue
             url = _absolute(base, _image_src(elem))
             if url and not url.lower().endswith((".svg", ".gif")):

@@ -23,8 +23,10 @@ def _parser() -> HTMLParser:
 
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-# libxml2 rejects these code points outright (XML 1.0 forbids them).
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# libxml2 rejects these code points (XML 1.0 forbids them). In UTF-8 the control bytes never
+# occur inside a multi-byte sequence, so deleting them bytewise is safe (and faster than a regex).
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_NONCHARACTERS = ("\ufffe".encode(), "\uffff".encode())
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -43,46 +45,59 @@ def _known(charset: str | None) -> str | None:
         return None
 
 
-def decode_html(data: bytes | str, charset: str | None, warnings: list[str]) -> str:
-    """Decode with, in order: a BOM, the transport's charset, `<meta charset>`, UTF-8, detection."""
+def _utf8(data: bytes | str, charset: str | None, warnings: list[str]) -> bytes:
+    """The document as UTF-8 bytes, decoded by: a BOM; UTF-8 itself when the bytes are valid
+    UTF-8 (pages declaring Latin-1 while serving UTF-8 are common, the reverse is not possible
+    by accident); the transport's charset; `<meta charset>`; detection. Valid UTF-8 input is
+    passed through without re-encoding."""
     if isinstance(data, str):
-        return data
+        return data.encode("utf-8", "replace")
     for bom, name in _BOMS:
         if data.startswith(bom):
-            return data.decode(name, errors="replace")
-    candidates: list[str] = []
+            if name == "utf-8":
+                return data[len(bom) :]
+            return data.decode(name, errors="replace").encode("utf-8", "replace")
     given = _known(charset)
     if charset and not given:
         warnings.append(f"unknown charset {charset!r} given for the page; guessed instead")
-    if given:
-        candidates.append(given)
     match = _META_CHARSET.search(data[:4096])
     declared = _known(match.group(1).decode("ascii", "replace")) if match else None
-    if declared:
-        candidates.append(declared)
-    candidates.append("utf-8")
-    for name in dict.fromkeys(candidates):
+    candidates = [name for name in (given, declared) if name]
+    # UTF-16/32 text can be valid UTF-8 byte for byte; a declaration of those is believed first.
+    wide = [name for name in candidates if name.startswith("utf-16") or name.startswith("utf-32")]
+    for name in dict.fromkeys([*wide, "utf-8", *candidates]):
         try:
-            return data.decode(name)
+            text = data.decode(name)
         except (UnicodeDecodeError, LookupError):
             continue
+        if name != "utf-8":
+            return text.encode("utf-8", "replace")
+        stated = next((c for c in candidates if c != "utf-8"), None)
+        if stated and not data.isascii():
+            warnings.append(f"page declares charset {stated} but is valid UTF-8; read as UTF-8")
+        return data
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:65536]).best()
     name = best.encoding if best is not None else (given or declared or "utf-8")
     warnings.append(f"page is not valid in its declared charset; decoded as {name}")
-    return data.decode(name, errors="replace")
+    return data.decode(name, errors="replace").encode("utf-8", "replace")
 
 
-def parse_html(text: str, warnings: list[str]) -> HtmlElement | None:
-    """Parse into a full document tree (fragments get html/body); None when there is nothing."""
-    text = _INVALID_XML.sub("", text)
-    if not text.strip():
+def load_document(
+    data: bytes | str, charset: str | None, warnings: list[str]
+) -> HtmlElement | None:
+    """Decode and parse into a full document tree (fragments get html/body); None if empty."""
+    raw = _utf8(data, charset, warnings).translate(None, _CONTROL_BYTES)
+    for bad in _NONCHARACTERS:
+        if bad in raw:
+            raw = raw.replace(bad, b"")
+    if not raw.strip():
         warnings.append("empty document")
         return None
     parser = _parser()
     try:
-        tree = document_fromstring(text.encode("utf-8", "replace"), parser=parser)
+        tree = document_fromstring(raw, parser=parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError, UnicodeError) as exc:
         warnings.append(f"HTML could not be parsed: {exc}")
         return None

@@ -10,6 +10,7 @@ import html as htmllib
 import json
 import re
 from collections.abc import Iterator
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -106,7 +107,7 @@ def parse_datetime(value: object) -> datetime | None:
                 parsed = dateparser.parse(text, fuzzy=False)
         except (ValueError, OverflowError, TypeError, dateparser.ParserError):
             return None
-    if parsed is None or not 1990 <= parsed.year <= 2100:
+    if parsed is None or not 1900 <= parsed.year <= 2200:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
@@ -150,21 +151,36 @@ def absolute_url(base: str, value: object) -> str | None:
 # --- JSON-LD ------------------------------------------------------------------------------------
 
 
+def _closes_string(text: str, index: int) -> bool:
+    """Does the quote at `index` end a JSON string, judging by what follows it?"""
+    rest = text[index + 1 : index + 200].lstrip()
+    if not rest or rest[0] in ":}]":
+        return True
+    if rest[0] == ",":
+        after = rest[1:].lstrip()
+        return not after or after[0] in '"{[]}-0123456789tfn'
+    return False
+
+
 def _repair_json(raw: str) -> str:
-    """Fix the usual breakage: entities, raw control characters in strings, trailing commas."""
+    """Fix the usual breakage: entities, raw control characters and unescaped quotes inside
+    strings, trailing commas."""
     text = htmllib.unescape(raw) if "&quot;" in raw or "&#" in raw else raw
     text = text.strip().removeprefix("<!--").removesuffix("-->").strip()
     text = text.removeprefix("//<![CDATA[").removesuffix("//]]>").strip()
     text = _TRAILING_COMMA.sub(r"\1", text)
     out: list[str] = []
     in_string = escaped = False
-    for ch in text:
+    for index, ch in enumerate(text):
         if in_string:
             if escaped:
                 escaped = False
             elif ch == "\\":
                 escaped = True
             elif ch == '"':
+                if not _closes_string(text, index):
+                    out.append('\\"')
+                    continue
                 in_string = False
             elif ch in "\n\r\t":
                 out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
@@ -178,10 +194,11 @@ def _repair_json(raw: str) -> str:
 def read_jsonld(tree: HtmlElement, warnings: list[str]) -> list[Any]:
     """Every `application/ld+json` block, parsed or repaired, else skipped with a warning."""
     blocks: list[Any] = []
-    scripts = tree.xpath(
-        '//script[translate(@type, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")'
-        '="application/ld+json"]'
-    )
+    scripts = [
+        s
+        for s in tree.iter("script")
+        if (s.get("type") or "").strip().lower() == "application/ld+json"
+    ]
     for index, script in enumerate(scripts):
         raw = script.text or ""
         if not raw.strip():
@@ -263,9 +280,13 @@ def _image_url(value: Any) -> str | None:
 # --- meta tags ----------------------------------------------------------------------------------
 
 
-def _meta_tags(tree: HtmlElement) -> dict[str, list[str]]:
-    """Content of every <meta> by lower-cased name/property/itemprop/http-equiv key."""
-    found: dict[str, list[str]] = {}
+def _read_meta(tree: HtmlElement) -> tuple[dict[str, list[str]], dict[str, Any], dict[str, str]]:
+    """One pass over <meta>: all by lower-cased name/property/itemprop/http-equiv, OpenGraph
+    (og:* and article:*, repeated keys as lists) and Twitter card (by `name=` or, as many sites
+    wrongly write it, `property=`; first value wins)."""
+    tags: dict[str, list[str]] = {}
+    graph: dict[str, Any] = {}
+    card: dict[str, str] = {}
     for meta in tree.iter("meta"):
         content = meta.get("content")
         if content is None:
@@ -273,39 +294,20 @@ def _meta_tags(tree: HtmlElement) -> dict[str, list[str]]:
         for attr in ("property", "name", "itemprop", "http-equiv"):
             key = meta.get(attr)
             if key:
-                found.setdefault(key.strip().lower(), []).append(content.strip())
-    return found
-
-
-def _opengraph(tree: HtmlElement) -> dict[str, Any]:
-    """og:* and article:* properties; repeated keys become lists."""
-    graph: dict[str, Any] = {}
-    for meta in tree.iter("meta"):
-        key = (meta.get("property") or meta.get("name") or "").strip()
-        content = meta.get("content")
-        if content is None or not key.lower().startswith(("og:", "article:")):
-            continue
-        key = key.lower()
-        if key in graph:
-            current = graph[key]
-            if isinstance(current, list):
+                tags.setdefault(key.strip().lower(), []).append(content.strip())
+        key = (meta.get("property") or meta.get("name") or "").strip().lower()
+        if key.startswith(("og:", "article:")):
+            current = graph.get(key)
+            if current is None:
+                graph[key] = content
+            elif isinstance(current, list):
                 current.append(content)
             else:
                 graph[key] = [current, content]
-        else:
-            graph[key] = content
-    return graph
-
-
-def _twitter(tree: HtmlElement) -> dict[str, str]:
-    """twitter:* by `name=` or, as many sites wrongly write it, `property=`; first value wins."""
-    card: dict[str, str] = {}
-    for meta in tree.iter("meta"):
-        key = (meta.get("name") or meta.get("property") or "").strip().lower()
-        content = meta.get("content")
-        if content is not None and key.startswith("twitter:") and key not in card:
-            card[key] = content
-    return card
+        card_key = (meta.get("name") or meta.get("property") or "").strip().lower()
+        if card_key.startswith("twitter:") and card_key not in card:
+            card[card_key] = content
+    return tags, graph, card
 
 
 def _first(*values: object) -> str | None:
@@ -386,9 +388,7 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
     nodes = list(jsonld_nodes(meta.jsonld))
     index = _by_id(nodes)
     main = _main_node(nodes) or {}
-    meta.opengraph = _opengraph(tree)
-    meta.twitter_card = _twitter(tree)
-    tags = _meta_tags(tree)
+    tags, meta.opengraph, meta.twitter_card = _read_meta(tree)
     og, tw = meta.opengraph, meta.twitter_card
 
     def tag(*keys: str) -> list[str]:
@@ -412,6 +412,7 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
         [w.get("name") for w in websites],
         tag("application-name", "apple-mobile-web-app-title"),
     )
+    meta.title = _strip_site_suffix(meta.title, meta.site_name)
     meta.description = _first(
         og.get("og:description"),
         tag("description"),
@@ -467,7 +468,7 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
     meta.published_at = _first_date(
         main.get("datePublished"),
         tag("article:published_time", "og:published_time", "datepublished"),
-        _itemprop_text(tree, "datePublished"),
+        lambda: _itemprop_text(tree, "datePublished"),
         tag(
             "dc.date.issued",
             "dcterms.issued",
@@ -483,7 +484,7 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
             "cxenseparse:recs:publishtime",
         ),
         main.get("dateCreated"),
-        [t.get("datetime") for t in tree.xpath("//time[@pubdate]")],
+        lambda: [t.get("datetime") for t in tree.xpath("//time[@pubdate]")],
     )
     meta.modified_at = _first_date(
         main.get("dateModified"),
@@ -497,7 +498,7 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
             "lastmod",
             "article.updated",
         ),
-        _itemprop_text(tree, "dateModified"),
+        lambda: _itemprop_text(tree, "dateModified"),
     )
     body = main.get("articleBody")
     if isinstance(body, str) and body.strip():
@@ -505,8 +506,42 @@ def read_metadata(tree: HtmlElement, url: str, warnings: list[str]) -> Metadata:
     return meta
 
 
+def guess_published(tree: HtmlElement, url: str) -> datetime | None:
+    """htmldate's reading of markup and URL, for pages that state no publication date outright."""
+    try:
+        from htmldate import find_date
+    except ImportError:
+        return None
+    try:
+        # htmldate prunes the tree it is given.
+        found = find_date(
+            deepcopy(tree),
+            extensive_search=False,  # free-text date guesses are wrong too often to keep as evidence
+            original_date=True,
+            outputformat="%Y-%m-%dT%H:%M:%S",
+            url=url or None,
+        )
+    except Exception:  # deliberately broad: a failing fallback guess is simply no guess
+        return None
+    return parse_datetime(found)
+
+
+def _strip_site_suffix(title: str | None, site: str | None) -> str | None:
+    """Cut the site name off a title like "Headline | Site": the site name is its own field."""
+    if not title or not site:
+        return title
+    for sep in (" | ", " - ", " – ", " — ", " :: ", " : ", "｜", "："):
+        suffix = sep + site
+        if title.casefold().endswith(suffix.casefold()) and len(title) > len(suffix) + 10:
+            return title[: -len(suffix)].rstrip()
+    return title
+
+
 def _first_date(*sources: object) -> datetime | None:
+    """The first parseable date; sources may be callables, so costly lookups run only if needed."""
     for source in sources:
+        if callable(source):
+            source = source()
         values = source if isinstance(source, list) else [source]
         for value in values:
             parsed = parse_datetime(value)

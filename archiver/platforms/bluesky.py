@@ -125,9 +125,12 @@ def _author(view: Mapping[str, Any]) -> Author:
 
 
 def _embed(
-    view: object, links: list[str], media: list[Media], extra: dict[str, Any]
+    view: object, links: list[str], media: list[Media], extra: dict[str, Any], via: str
 ) -> tuple[str | None, tuple[Post, ...]]:
-    """Read one hydrated embed view into links/media/extra; return (quote_of, embedded)."""
+    """Read one hydrated embed view into links/media/extra; return (quote_of, embedded).
+
+    A quoted post came in the same answer, so it carries the route (`via`) of the post quoting it.
+    """
     if not isinstance(view, Mapping):
         return None, ()
     kind = str(view.get("$type", ""))
@@ -166,8 +169,8 @@ def _embed(
                 links.append(card["uri"])
             extra["card"] = {k: card.get(k) for k in ("uri", "title", "description", "thumb")}
     elif kind.startswith("app.bsky.embed.recordWithMedia"):
-        _embed(view.get("media"), links, media, extra)
-        return _embed(view.get("record"), links, media, extra)
+        _embed(view.get("media"), links, media, extra, via)
+        return _embed(view.get("record"), links, media, extra, via)
     elif kind.startswith("app.bsky.embed.record"):
         record = view.get("record")
         if not isinstance(record, Mapping):
@@ -182,7 +185,7 @@ def _embed(
                 embeds=record.get("embeds"),
                 counts=record,
                 indexed_at=record.get("indexedAt"),
-                via="embedded",
+                via=via,
             )
             return quoted.url, (quoted,)
         state = {
@@ -219,7 +222,7 @@ def _post_from_parts(
     embedded: tuple[Post, ...] = ()
     views = embeds if isinstance(embeds, list) else [embeds] if embeds else []
     for view in views:
-        q, e = _embed(view, links, media, extra)
+        q, e = _embed(view, links, media, extra, via)
         quote_of, embedded = quote_of or q, embedded + e
     if quote_of is None and isinstance(record.get("embed"), Mapping):
         # No hydrated view (e.g. the quoted post's own quote): the raw record still names it.
@@ -314,7 +317,7 @@ def parse_thread(data: Mapping[str, Any], *, via: str = "getPostThread") -> Post
     extra = dict(post.extra)
     parent_type = str(parent.get("$type", ""))
     if isinstance(parent.get("post"), Mapping):
-        parent_post = parse_post_view(parent["post"], via="embedded")
+        parent_post = parse_post_view(parent["post"], via=via)
         return replace(post, reply_to=parent_post.url, embedded=(*post.embedded, parent_post))
     if parent_type.endswith("#notFoundPost"):
         extra["parent_state"] = "not-found"

@@ -124,6 +124,8 @@ def test_record_embed_is_a_quote_with_the_quoted_post_embedded() -> None:
     assert quoted.text.startswith("All Drake had to do was lay low")
     assert quoted.extra["likeCount"] == 6908
     assert "!no-unauthenticated" in quoted.extra["labels"]
+    # Delivered by the same answer: the quoted post names the route that brought it.
+    assert quoted.via == post.via == "getPostThread"
 
 
 def test_quoted_reply_names_its_parent() -> None:
@@ -177,6 +179,7 @@ def test_thread_parent_becomes_reply_to_and_is_embedded() -> None:
         FEED[4]["post"]["uri"], FEED[4]["post"]["author"]["handle"]
     )
     assert post.embedded[-1].id == "3lbv5fraqc22a"
+    assert post.embedded[-1].via == "getPostThread"
     missing = bluesky.parse_thread(
         thread(
             FEED[5]["post"],
