@@ -31,7 +31,7 @@ from archiver.schedule import serve
 from archiver.store import captures as store
 from archiver.store import models
 from archiver.store.db import make_engine, open_database, session_factory, upgrade
-from archiver.urls import normalise_url, validate_url
+from archiver.urls import normalise_url, redact_text, redact_url, validate_url
 from archiver.watches import (
     add_watch,
     list_watches,
@@ -93,6 +93,17 @@ def main_options(
     state._config = None
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        if _redact_record not in handler.filters:
+            handler.addFilter(_redact_record)
+
+
+def _redact_record(record: logging.LogRecord) -> bool:
+    """Take user:password@ out of log lines, httpx's own request lines included."""
+    message = record.getMessage()
+    if "@" in message:
+        record.msg, record.args = redact_text(message), None
+    return True
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -228,6 +239,7 @@ def _lookup_keys(url: str) -> list[str]:
     for transform in (validate_url, normalise_url):
         with suppress(ArchiverError):
             keys.append(transform(url))
+            keys.append(redact_url(transform(url)))  # stored without user:password
     return keys
 
 
