@@ -181,7 +181,9 @@ def test_a_daemon_killed_mid_run_loses_nothing_and_duplicates_nothing(
 def test_two_daemons_on_one_database_never_capture_a_job_twice(
     db: Engine, db_url: str, site: Site, tmp_path: Path
 ) -> None:
-    config = write_config(tmp_path / "config.toml", db_url)
+    # No lease may expire here (a slow machine must not look like a dead daemon): every job
+    # leased twice would then be a real double claim.
+    config = write_config(tmp_path / "config.toml", db_url, lease_seconds=60)
     daemons = [DaemonProcess(config) for _ in range(2)]
     try:
         # Jobs are queued once both daemons are up, so that both compete for them.
