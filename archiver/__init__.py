@@ -31,6 +31,12 @@ _EXPORTS = {
     "Page": "archiver.model",
     "Platform": "archiver.model",
     "Status": "archiver.model",
+    "add_watch": "archiver.watches",
+    "enqueue": "archiver.queue",
+    "queue_status": "archiver.queue",
+    "Daemon": "archiver.daemon",
+    "timeline": "archiver.history",
+    "diff_captures": "archiver.history",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
-from archiver import platforms
+from archiver import integrity, platforms
 from archiver.config import Config
-from archiver.errors import ArchiverError, FetchError, RateLimited
+from archiver.errors import ArchiverError, BodyTooLarge, FetchError, RateLimited
 from archiver.extract import extract_page
 from archiver.fetch import Fetcher, Response
 from archiver.model import Exchange, Page, Platform, Post, PostResult, Status
 from archiver.platforms import PlatformModule
+from archiver.provenance import index_capture
 from archiver.store.captures import (
     ROLE_ATTEMPT,
     ROLE_REDIRECT,
@@ -28,7 +29,7 @@ from archiver.store.captures import (
     save_capture,
 )
 from archiver.store.db import session_factory
-from archiver.urls import normalise_url, validate_url
+from archiver.urls import normalise_url, redact_url, validate_url
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +136,23 @@ def _embedded_capture(post: Post, now: datetime) -> NewCapture:
 
 
 def _page_capture(url: str, response: Response, config: Config, now: datetime) -> NewCapture:
+    if response.status == 429 or (response.status == 503 and response.header("retry-after")):
+        # RateLimited carries Retry-After, which the daemon turns into the job's next try.
+        response.raise_for_status()
     hops = tuple((ROLE_REDIRECT, e) for e in response.exchanges[:-1])
     final = response.exchanges[-1] if response.exchanges else None
     exchanges = (*hops, (ROLE_RESPONSE, final)) if final is not None else hops
     status = Status.OK if 200 <= response.status < 300 else Status.FAILED
     error = None if status == Status.OK else f"HTTP {response.status} {response.reason}".strip()
+    retry: dict[str, float] = {}
+    try:
+        response.raise_for_status()
+    except RateLimited as exc:
+        # Say how long the site asked us to wait, and keep it for the queue's backoff.
+        error = f"{exc.code}: {exc}"
+        retry = {"retry_after": exc.retry_after} if exc.retry_after is not None else {}
+    except FetchError:
+        pass
     warnings: list[str] = []
     page: Page | None = None
     links: tuple[tuple[str, str], ...] = ()
@@ -176,6 +189,7 @@ def _page_capture(url: str, response: Response, config: Config, now: datetime) -
         exchanges=exchanges,
         page=page,
         links=links,
+        extra_meta=retry,
     )
 
 
@@ -217,6 +231,14 @@ def capture_url(
     fetcher: Fetcher, url: str, config: Config, now: datetime, *, kind: str = "link"
 ) -> NewCapture:
     """Fetch one URL the right way for its platform; failures become failed captures."""
+    record = _capture_url(fetcher, url, config, now, kind=kind)
+    # user:password in a URL is a secret: it is used to fetch, never stored, printed or logged.
+    return replace(record, url=redact_url(record.url)) if "@" in record.url else record
+
+
+def _capture_url(
+    fetcher: Fetcher, url: str, config: Config, now: datetime, *, kind: str
+) -> NewCapture:
     platform = Platform.WEB
     routes: tuple[Platform, PostResult] | None = None  # failed routes the web capture stands in for
     try:
@@ -229,11 +251,22 @@ def capture_url(
                 return _post_capture(url, result, module, now)
             routes = (platform, result)
         max_bytes = config.archive.max_media_bytes if kind == "media" else None
-        response = fetcher.get(
-            url,
-            stop=lambda u: platforms.find(u) is not None,
-            max_bytes=max_bytes,
-        )
+        try:
+            response = fetcher.get(
+                url,
+                stop=lambda u: platforms.find(u) is not None,
+                max_bytes=max_bytes,
+            )
+        except BodyTooLarge as exc:
+            if max_bytes is None:
+                raise
+            # The fetcher names its own key; this limit is the media one.
+            raise BodyTooLarge(
+                f"The media file {redact_url(url)} is larger than {max_bytes} bytes "
+                "(archive.max_media_bytes); the rest was not read",
+                url=exc.url,
+                exchanges=exc.exchanges,
+            ) from None
         if response.stopped:
             module = platforms.find(response.final_url)
             assert module is not None
@@ -248,10 +281,11 @@ def capture_url(
         return _after_routes(_failed_capture(url, platform, exc, now), routes)
 
 
-def _follow(record: NewCapture, task: _Task, config: Config) -> list[_Task]:
-    """The children of a capture worth capturing, within the depth and link limits."""
+def _follow(record: NewCapture, task: _Task, config: Config) -> tuple[list[_Task], str | None]:
+    """The children of a capture worth capturing, within the depth and link limits, and a
+    warning for the capture when archive.max_links cut some off."""
     if task.depth <= 0 or record.status != Status.OK:
-        return []
+        return [], None
     post = record.post
     short = dict(post.extra.get("short_links", {})) if post is not None else {}
     embedded = {p.url: p for p in post.embedded} if post is not None else {}
@@ -269,14 +303,14 @@ def _follow(record: NewCapture, task: _Task, config: Config) -> list[_Task]:
                 embedded=embedded.get(link_url),
             )
         )
+    warning = None
     if len(wanted) > config.archive.max_links:
-        log.warning(
-            "%s has %d links; following the first %d (archive.max_links)",
-            record.url,
-            len(wanted),
-            config.archive.max_links,
+        warning = (
+            f"{len(wanted)} links; followed the first {config.archive.max_links} "
+            "(archive.max_links)"
         )
-    return wanted[: config.archive.max_links]
+        log.warning("%s has %s", record.url, warning)
+    return wanted[: config.archive.max_links], warning
 
 
 def _wants_media(record: NewCapture, url: str, config: Config) -> bool:
@@ -344,9 +378,14 @@ def archive(
                     break
                 task, future = inflight.popleft()
                 record, duration = future.result()
-                record = replace(record, parent_id=task.parent_id, job_id=job_id)
+                children, warning = _follow(record, task, config)
+                warnings = (*record.warnings, warning) if warning else record.warnings
+                record = replace(record, parent_id=task.parent_id, job_id=job_id, warnings=warnings)
                 with sessions.begin() as session:
+                    integrity.lock_chain(session)
                     row = save_capture(session, record)
+                    integrity.seal(session, row)
+                    index_capture(session, row)
                     if task.parent_id is not None:
                         link_target(session, task.parent_id, task.link_url or task.url, row.id)
                     for other in waiting.pop(_key(task.url), []):
@@ -376,7 +415,7 @@ def archive(
                     outcome.change,
                 )
                 yield outcome
-                for child in _follow(record, task, config):
+                for child in children:
                     pending.append(replace(child, parent_id=row.id))
     finally:
         if own_fetcher:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,13 +20,26 @@ from sqlalchemy.orm import Session
 from archiver import __version__
 from archiver.archive import CaptureOutcome, archive
 from archiver.config import MEDIA_CHOICES, Config, load_config
+from archiver.daemon import Daemon, archive_job, stop_on_signals
 from archiver.errors import ArchiverError
-from archiver.model import Status
+from archiver.fetch import Fetcher
+from archiver.history import diff_captures, timeline
+from archiver.model import Status, utc_iso
 from archiver.platforms import bluesky
+from archiver.queue import enqueue, queue_status, utcnow, write_session
+from archiver.schedule import serve
 from archiver.store import captures as store
 from archiver.store import models
 from archiver.store.db import make_engine, open_database, session_factory, upgrade
-from archiver.urls import normalise_url, validate_url
+from archiver.urls import normalise_url, redact_text, redact_url, validate_url
+from archiver.watches import (
+    add_watch,
+    list_watches,
+    parse_interval,
+    record_capture,
+    remove_watch,
+    set_paused,
+)
 
 app = typer.Typer(
     help="Archive social-media posts and the pages they link to, with their provenance.",
@@ -78,6 +93,17 @@ def main_options(
     state._config = None
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        if _redact_record not in handler.filters:
+            handler.addFilter(_redact_record)
+
+
+def _redact_record(record: logging.LogRecord) -> bool:
+    """Take user:password@ out of log lines, httpx's own request lines included."""
+    message = record.getMessage()
+    if "@" in message:
+        record.msg, record.args = redact_text(message), None
+    return True
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -133,6 +159,15 @@ def archive_command(
             "--from-file", "-f", help="Read URLs from a file, one per line ('-' for stdin)."
         ),
     ] = None,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Queue the URLs for `archiver daemon` instead.")
+    ] = False,
+    watch: Annotated[
+        str | None,
+        typer.Option(
+            "--watch", metavar="INTERVAL", help="Capture now, then again every INTERVAL (6h, 1d)."
+        ),
+    ] = None,
 ) -> None:
     """Capture URLs now, with what they link to."""
     targets = _read_urls(urls or [], from_file)
@@ -143,6 +178,11 @@ def archive_command(
         if media not in MEDIA_CHOICES:
             raise fail(f"--media must be one of {', '.join(MEDIA_CHOICES)}, not {media!r}", 2)
         config = replace(config, archive=replace(config.archive, media=media))
+    if queue:
+        # Queued jobs are captured with the daemon's configuration (--media does not travel).
+        _queue_urls(targets, depth)
+        return
+    watched = _watch_urls(targets, watch, depth) if watch else {}
     failed_requested: list[CaptureOutcome] = []
     printed: list[int] = []
     counts = {s: 0 for s in Status}
@@ -158,6 +198,8 @@ def archive_command(
                 counts[outcome.status] += 1
                 if outcome.requested:
                     bar.update(1)
+                    if outcome.url in watched:
+                        _note_watched(engine, watched[outcome.url], outcome)
                 if outcome.status == Status.FAILED:
                     typer.echo(f"archiver: failed {outcome.url}: {outcome.error}", err=True)
                     if outcome.requested:
@@ -197,6 +239,7 @@ def _lookup_keys(url: str) -> list[str]:
     for transform in (validate_url, normalise_url):
         with suppress(ArchiverError):
             keys.append(transform(url))
+            keys.append(redact_url(transform(url)))  # stored without user:password
     return keys
 
 
@@ -259,6 +302,269 @@ def db_upgrade_command() -> None:
     finally:
         engine.dispose()
     typer.echo("archiver: database is up to date", err=True)
+
+
+# --- watches, queue, daemon, history (archiver.watches, .queue, .daemon, .history) -------------
+
+watch_app = typer.Typer(
+    help="URLs re-captured on a schedule by `archiver daemon`.", no_args_is_help=True
+)
+app.add_typer(watch_app, name="watch")
+
+
+def _when(value: datetime | None) -> str:
+    return utc_iso(value.replace(microsecond=0)) or "-" if value is not None else "-"
+
+
+def _queue_urls(urls: list[str], depth: int | None) -> None:
+    config = state.config
+    with database() as engine, write_session(engine) as session:
+        ids = enqueue(
+            session,
+            urls,
+            depth=config.archive.depth if depth is None else depth,
+            now=utcnow(),
+            max_attempts=config.daemon.max_attempts,
+        )
+    for job_id, url in zip(ids, urls, strict=True):
+        typer.echo(f"queued job #{job_id} {url}")
+    typer.echo(f"archiver: {len(ids)} job(s) queued; `archiver daemon` captures them", err=True)
+
+
+def _watch_urls(urls: list[str], every: str, depth: int | None) -> dict[str, int]:
+    """Watch `urls` from the next interval on (they are captured now); URL → watch id."""
+    seconds = parse_interval(every)
+    now = utcnow()
+    with database() as engine, write_session(engine) as session:
+        infos = [
+            add_watch(
+                session,
+                url,
+                every_seconds=seconds,
+                depth=state.config.archive.depth if depth is None else depth,
+                now=now,
+                first_due=now + timedelta(seconds=seconds),
+            )
+            for url in urls
+        ]
+    return {info.url: info.id for info in infos}
+
+
+def _note_watched(engine: Engine, watch_id: int, outcome: CaptureOutcome) -> None:
+    with write_session(engine) as session:
+        record_capture(
+            session,
+            watch_id,
+            capture_id=outcome.capture_id,
+            status=outcome.status.value,
+            change=outcome.change,
+            captured_at=utcnow(),
+        )
+
+
+@watch_app.command("add")
+def watch_add_command(
+    urls: Annotated[list[str], typer.Argument(help="URLs to watch.")],
+    every: Annotated[
+        str | None, typer.Option("--every", help="Interval: 90s, 30m, 6h, 1d, 1h30m.")
+    ] = None,
+    cron: Annotated[
+        str | None, typer.Option("--cron", help="Cron line in UTC instead: '0 */6 * * *'.")
+    ] = None,
+    depth: Annotated[
+        int | None, typer.Option(help="Follow links this many levels (default from config).")
+    ] = None,
+) -> None:
+    """Re-capture URLs on a schedule (first capture at the daemon's next poll)."""
+    seconds = parse_interval(every) if every is not None else None
+    with database() as engine, write_session(engine) as session:
+        for url in urls:
+            info = add_watch(
+                session,
+                url,
+                every_seconds=seconds,
+                cron=cron,
+                depth=state.config.archive.depth if depth is None else depth,
+                now=utcnow(),
+            )
+            typer.echo(f"watching {info.url} {info.schedule}, next due {_when(info.next_due_at)}")
+
+
+@watch_app.command("list")
+def watch_list_command(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per watch.")] = False,
+) -> None:
+    """Watched URLs: schedule, last capture, last change, next due, state."""
+    with database() as engine, Session(engine) as session:
+        watches = list_watches(session, now=utcnow())
+    if as_json:
+        for info in watches:
+            _print_json(info.to_dict())
+        return
+    if not watches:
+        typer.echo(
+            "archiver: no watches. Add one with: archiver watch add URL --every 6h", err=True
+        )
+        return
+    typer.echo(
+        f"{'STATE':9} {'SCHEDULE':18} {'LAST CAPTURE':30} {'LAST CHANGE':20} {'NEXT DUE':20} URL"
+    )
+    for info in watches:
+        last = "-"
+        if info.last_capture_id is not None:
+            last = f"{_when(info.last_captured_at)} {info.last_status} #{info.last_capture_id}"
+        typer.echo(
+            f"{info.state:9} {info.schedule:18} {last:30} {_when(info.last_change_at):20} "
+            f"{_when(info.next_due_at):20} {info.url}"
+        )
+
+
+@watch_app.command("remove")
+def watch_remove_command(urls: Annotated[list[str], typer.Argument(help="Watched URLs.")]) -> None:
+    """Stop watching URLs (their captures are kept)."""
+    with database() as engine, write_session(engine) as session:
+        for url in urls:
+            remove_watch(session, url)
+            typer.echo(f"stopped watching {url}")
+
+
+def _pause(urls: list[str], paused: bool) -> None:
+    with database() as engine, write_session(engine) as session:
+        for url in urls:
+            info = set_paused(session, url, paused, now=utcnow())
+            typer.echo(f"{info.state} {info.url}")
+
+
+@watch_app.command("pause")
+def watch_pause_command(urls: Annotated[list[str], typer.Argument(help="Watched URLs.")]) -> None:
+    """Stop re-capturing URLs for now, keeping their schedule."""
+    _pause(urls, True)
+
+
+@watch_app.command("resume")
+def watch_resume_command(urls: Annotated[list[str], typer.Argument(help="Watched URLs.")]) -> None:
+    """Re-capture paused URLs again; one that fell due meanwhile is captured at once."""
+    _pause(urls, False)
+
+
+@app.command("daemon")
+def daemon_command(
+    workers: Annotated[
+        int | None, typer.Option(help="Captures run at once (default: daemon.workers).", min=1)
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Capture what is due now, then exit.")
+    ] = False,
+    grace: Annotated[
+        float, typer.Option(help="Seconds running captures get to finish at shutdown.", min=0)
+    ] = 30.0,
+) -> None:
+    """Capture queued jobs and due watches until SIGTERM or Ctrl-C (or, with --once, until idle)."""
+    config = state.config
+    archiver_log = logging.getLogger("archiver")
+    if archiver_log.getEffectiveLevel() > logging.INFO:
+        archiver_log.setLevel(logging.INFO)  # one line per capture is the daemon's output
+    with database() as engine, Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(
+            config=config,
+            engine=engine,
+            capture=archive_job(config, engine, fetcher=fetcher),
+            workers=workers,
+        )
+        stop = threading.Event()
+        with stop_on_signals(stop):
+            if once:
+                daemon.run_once(grace_seconds=grace, stop=stop)
+            else:
+                serve(
+                    daemon,
+                    stop=stop,
+                    poll_seconds=config.daemon.poll_seconds,
+                    lease_seconds=config.daemon.lease_seconds,
+                    grace_seconds=grace,
+                )
+    stats = daemon.stats
+    typer.echo(
+        f"archiver: {stats.captures} capture(s); jobs {stats.done} done, {stats.retried} to retry, "
+        f"{stats.failed} failed, {stats.released} released",
+        err=True,
+    )
+
+
+@app.command("status")
+def status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="As one JSON object.")] = False,
+) -> None:
+    """Queue depth, leased and failed jobs, what is due next, hosts being backed off."""
+    with database() as engine, Session(engine) as session:
+        status = queue_status(session, now=utcnow())
+    if as_json:
+        _print_json(status.to_dict())
+        return
+    typer.echo(f"queued   {status.queued} ({status.due} due now), next {_when(status.next_job_at)}")
+    typer.echo(f"leased   {status.leased} ({status.expired} with an expired lease)")
+    typer.echo(f"done     {status.done}")
+    typer.echo(f"failed   {status.failed}")
+    typer.echo(
+        f"watches  {status.watches} ({status.paused_watches} paused), "
+        f"next due {_when(status.next_watch_at)}"
+    )
+    for host in status.backed_off:
+        typer.echo(
+            f"backoff  {host.host} until {_when(host.backoff_until)} after "
+            f"{host.consecutive_failures} failure(s): {host.last_error or '-'}"
+        )
+
+
+@app.command("history")
+def history_command(
+    url: Annotated[str, typer.Argument(help="The URL as it was archived.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per capture.")] = False,
+) -> None:
+    """Every capture of a URL over time: first, unchanged, changed, gone, back, failed."""
+    with database() as engine, Session(engine) as session:
+        entries = timeline(session, url)
+    for entry in entries:
+        if as_json:
+            _print_json(entry.to_dict())
+            continue
+        detail = entry.error or entry.title or ""
+        typer.echo(
+            f"{_when(entry.captured_at):20} #{entry.id:<7} {entry.status:6} "
+            f"{entry.change or '-':9} {detail}".rstrip()
+        )
+
+
+@app.command("diff")
+def diff_command(
+    url: Annotated[str, typer.Argument(help="The URL as it was archived.")],
+    from_id: Annotated[
+        int | None, typer.Option("--from", help="Older capture id (default: the one before).")
+    ] = None,
+    to_id: Annotated[
+        int | None, typer.Option("--to", help="Newer capture id (default: the latest).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="As one JSON object.")] = False,
+) -> None:
+    """What changed between two captures of a URL: metadata fields and a unified text diff."""
+    with database() as engine, Session(engine) as session:
+        diff = diff_captures(session, url, from_id=from_id, to_id=to_id)
+    if as_json:
+        _print_json(diff.to_dict())
+        return
+    typer.echo(
+        f"capture #{diff.before.id} ({_when(diff.before.captured_at)}) → "
+        f"#{diff.after.id} ({_when(diff.after.captured_at)})"
+    )
+    if not diff.changed:
+        typer.echo("no change in text or metadata")
+    for change in diff.fields:
+        typer.echo(f"{change.field}: {change.before!r} → {change.after!r}")
+    if diff.text_diff:
+        typer.echo(diff.text_diff, nl=False)
+
+
+# --- end of watches, queue, daemon, history ---------------------------------------------------
 
 
 def main() -> None:

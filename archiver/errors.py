@@ -15,6 +15,7 @@ ArchiverError
 │   └── LoginWall            the platform answered with a login page instead of content
 ├── ParseError               a platform answer we could not understand (bad JSON, unknown shape)
 ├── LimitExceeded            a configured limit (links, depth, HTML size) was hit
+├── NotFound                 no capture, watch or job matches what was asked for
 └── StoreError               database problems
     └── SchemaOutdated       database at an older migration: run `archiver db upgrade`
 """
@@ -122,6 +123,10 @@ class ParseError(ArchiverError):
 
 class LimitExceeded(ArchiverError):
     code = "limit"
+
+
+class NotFound(ArchiverError):
+    code = "not-found"
 
 
 class StoreError(ArchiverError):

@@ -104,6 +104,14 @@ def validate_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+_USERINFO = re.compile(r"(//)[^/@\s]+@")
+
+
+def redact_text(text: str) -> str:
+    """`text` with user:password@ taken out of every URL in it (log lines, exception texts)."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
 def redact_url(url: str) -> str:
     """`url` without user:password, for messages and logs."""
     try:

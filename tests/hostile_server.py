@@ -11,6 +11,7 @@ import http.client
 import json
 import random
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -19,9 +20,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 # t.co's browser interstitial without its <noscript> refresh, so only the script can redirect.
+#: A minimal one-page PDF and a 1×1 PNG: binary answers that are not HTML.
+PDF_BODY = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 10 10]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+PNG_BODY = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
 JS_REDIRECT_BODY = (
     b"<head><title>/ok</title></head>"
     b'<script>window.opener = null; location.replace("\\/ok?from=js")</script>'
@@ -102,6 +115,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         route = ROUTES.get(parts.path)
+        if self.headers.get("Host", "").split(":")[0] in MALFORMED_API_HOSTS:
+            route = _Handler.malformed_json
         if route is None and parts.path.startswith("/chain/"):
             route = _Handler.chain
         if route is None:
@@ -242,6 +257,53 @@ class _Handler(BaseHTTPRequestHandler):
     def malformed_json(self, query: dict[str, str]) -> None:
         self._send(200, b'{"data": [1, 2, {"text": "unterminated', "application/json")
 
+    def meta_to_loopback(self, query: dict[str, str]) -> None:
+        target = f"http://127.0.0.1:{self.state.port}/ok"
+        self._send(200, f'<meta http-equiv="refresh" content="0;url={target}">'.encode())
+
+    def js_to_metadata(self, query: dict[str, str]) -> None:
+        script = 'location.replace("http:\\/\\/169.254.169.254\\/latest\\/meta-data\\/")'
+        self._send(200, f"<title>moved</title><script>{script}</script>".encode())
+
+    def set_cookie(self, query: dict[str, str]) -> None:
+        """A session cookie, then a redirect: the next hop sends the cookie back."""
+        headers = {
+            "Location": "/ok",
+            "Set-Cookie": f"session={query.get('value', 'c00kie')}; Path=/",
+        }
+        self._send(302, b"", headers=headers)
+
+    def pdf(self, query: dict[str, str]) -> None:
+        self._send(200, PDF_BODY, "application/pdf")
+
+    def image(self, query: dict[str, str]) -> None:
+        self._send(200, PNG_BODY, "image/png")
+
+    def deep_nesting(self, query: dict[str, str]) -> None:
+        depth = int(query.get("depth", "100000"))
+        self._send(200, b"<html><body>" + b"<div>" * depth + b"deep" + b"</div>" * depth)
+
+    def big_html(self, query: dict[str, str]) -> None:
+        size = int(query.get("bytes", str(1 << 20)))
+        paragraph = b"<p>" + b"word " * 40 + b"</p>\n"
+        body = b"<html><title>big</title><body>" + paragraph * (size // len(paragraph) + 1)
+        self._send(200, body[:size])
+
+    def links(self, query: dict[str, str]) -> None:
+        n, prefix = int(query.get("n", "10")), query.get("prefix", "/ok?n=")
+        paragraphs = "".join(
+            f"<p>Paragraph {i} of the article says something worth reading, and it cites "
+            f'<a href="{prefix}{i}">a source</a> for it, as careful reporting does.</p>'
+            for i in range(n)
+        )
+        body = f"<html><title>links</title><body><article>{paragraphs}</article></body></html>"
+        self._send(200, body.encode())
+
+    def slow(self, query: dict[str, str]) -> None:
+        """An ordinary page after a delay, so a client can be killed while it waits."""
+        time.sleep(float(query.get("seconds", "0.2")))
+        self.links({"n": query.get("n", "3"), "prefix": f"/ok?from={self.path}&n="})
+
 
 ROUTES: dict[str, Callable[[_Handler, dict[str, str]], None]] = {
     "/ok": _Handler.ok,
@@ -268,6 +330,23 @@ ROUTES: dict[str, Callable[[_Handler, dict[str, str]], None]] = {
     "/meta-refresh": _Handler.meta_refresh,
     "/js-redirect": _Handler.js_redirect,
     "/malformed-json": _Handler.malformed_json,
+    "/meta-to-loopback": _Handler.meta_to_loopback,
+    "/js-to-metadata": _Handler.js_to_metadata,
+    "/set-cookie": _Handler.set_cookie,
+    "/file.pdf": _Handler.pdf,
+    "/image.png": _Handler.image,
+    "/deep-nesting": _Handler.deep_nesting,
+    "/big-html": _Handler.big_html,
+    "/links": _Handler.links,
+    "/slow": _Handler.slow,
+}
+
+#: Platform API hosts (reached through the intercepting proxy) answered with broken JSON.
+MALFORMED_API_HOSTS = {
+    "cdn.syndication.twimg.com",
+    "publish.twitter.com",
+    "api.fxtwitter.com",
+    "public.api.bsky.app",
 }
 
 
@@ -315,25 +394,57 @@ class HostileServer(_Running):
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
-    """Forwards absolute-form GETs (`GET http://host/path`) to the origin, as HTTP proxies do."""
+    """Forwards absolute-form GETs (`GET http://host/path`) to the origin, as HTTP proxies do.
+
+    Bodies are streamed through as they arrive (a bomb or an endless body costs the proxy
+    nothing); an origin that breaks off mid-body is broken off in turn, so the client sees the
+    truncation. With a `certs` store, CONNECT tunnels are intercepted: TLS is answered with a
+    certificate from the test CA and the requests inside are forwarded over plain HTTP.
+    """
 
     protocol_version = "HTTP/1.1"
     state: _State
-    #: The proxy's own name resolution (tests have no DNS): host name → address.
+    #: The proxy's own name resolution (tests have no DNS): host name → "address[:port]".
     hosts: dict[str, str]
+    certs: Any = None
+    tunnel: str = ""  # "host:port" inside an intercepted CONNECT
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
+    def do_CONNECT(self) -> None:
+        if self.certs is None:
+            self.send_error(405, "CONNECT is not supported by this proxy")
+            return
+        host = self.path.rsplit(":", 1)[0]
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            tls = self.certs.context_for(host).wrap_socket(self.connection, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            inner = type(self).__new__(type(self))
+            inner.tunnel = self.path
+            BaseHTTPRequestHandler.__init__(inner, tls, self.client_address, self.server)
+        except (ssl.SSLError, OSError):
+            pass
+        finally:
+            tls.close()
+
     def do_GET(self) -> None:
+        url = self.path
+        if self.tunnel and not url.startswith("https://"):
+            url = f"https://{self.tunnel.removesuffix(':443')}{url}"
         with self.state.lock:
-            self.state.seen.append(Seen("GET", self.path, dict(self.headers.items())))
-        target = urlsplit(self.path)
+            self.state.seen.append(Seen("GET", url, dict(self.headers.items())))
+        target = urlsplit(url)
         if not target.scheme or not target.hostname:
             self.send_error(400, "absolute-form request expected")
             return
-        address = self.hosts.get(target.hostname, target.hostname)
-        connection = http.client.HTTPConnection(address, target.port or 80, timeout=10)
+        address, _, port = self.hosts.get(target.hostname, target.hostname).partition(":")
+        connection = http.client.HTTPConnection(address, int(port or target.port or 80), timeout=30)
         try:
             path = target.path + (f"?{target.query}" if target.query else "")
             hop_by_hop = {"proxy-authorization", "proxy-connection", "connection", "keep-alive"}
@@ -341,28 +452,60 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             forwarded["Host"] = target.netloc
             connection.request("GET", path or "/", headers=forwarded)
             answer = connection.getresponse()
-            body = answer.read()
         except OSError as exc:
+            connection.close()
             self.send_error(502, f"bad gateway: {exc}")
             return
+        try:
+            self._relay(answer)
         finally:
             connection.close()
+
+    def _relay(self, answer: http.client.HTTPResponse) -> None:
+        length = answer.getheader("content-length")
         self.send_response(answer.status, answer.reason)
         for key, value in answer.getheaders():
             if key.lower() not in ("transfer-encoding", "connection", "content-length"):
                 self.send_header(key, value)
         self.send_header("Via", "1.1 test-proxy")
-        self.send_header("Content-Length", str(len(body)))
+        if length is not None:
+            self.send_header("Content-Length", length)
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self.wfile.write(body)
+        relayed = 0
+        try:
+            while True:
+                try:
+                    chunk = answer.read1(65536)
+                except (OSError, http.client.HTTPException):
+                    self.close_connection = True  # hang up unfinished, as the origin did
+                    return
+                if not chunk:
+                    break
+                relayed += len(chunk)
+                if length is None:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                else:
+                    self.wfile.write(chunk)
+                self.wfile.flush()
+            if length is None:
+                self.wfile.write(b"0\r\n\r\n")
+            elif relayed < int(length):
+                self.close_connection = True  # the origin sent less than it announced
+        except OSError:
+            self.close_connection = True  # the client hung up (a limit was reached)
 
 
 class ForwardProxy(_Running):
-    """A plain HTTP forward proxy on 127.0.0.1 that records what it forwarded."""
+    """A plain HTTP forward proxy on 127.0.0.1 that records what it forwarded.
 
-    def __init__(self, hosts: dict[str, str] | None = None) -> None:
+    `hosts` maps names to "address[:port]"; with `certs` (a CertStore) HTTPS is intercepted.
+    """
+
+    def __init__(self, hosts: dict[str, str] | None = None, certs: Any = None) -> None:
         state = _State()
-        attrs = {"state": state, "hosts": dict(hosts or {})}
+        attrs = {"state": state, "hosts": dict(hosts or {}), "certs": certs}
         handler = type("ProxyHandler", (_ProxyHandler,), attrs)
         super().__init__(handler, state)
 

@@ -292,3 +292,12 @@ def test_unshim_never_raises(text: str) -> None:
 def test_check_host_raises_only_blocked_address(text: str) -> None:
     with contextlib.suppress(BlockedAddress):
         check_host(text, allow_private=False)
+
+
+def test_redact_text_takes_userinfo_out_of_every_url() -> None:
+    from archiver.urls import redact_text
+
+    line = 'GET http://bob:pw@a.example/x "200" via http://u:p@proxy:3128 and https://c.example/@me'
+    assert redact_text(line) == (
+        'GET http://***@a.example/x "200" via http://***@proxy:3128 and https://c.example/@me'
+    )

@@ -6,6 +6,8 @@ read is listed in `Page.warnings`.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from lxml.etree import strip_elements
 from lxml.html import HtmlElement
 
@@ -51,6 +53,12 @@ def extract_page(html: bytes | str, url: str, *, charset: str | None = None) -> 
     and detection are used when it is missing or wrong.
     """
     warnings: list[str] = []
+    try:
+        urlsplit(url)
+    except ValueError:
+        # Every relative link is resolved against it; an unsplittable one cannot be a base.
+        warnings.append(f"page URL {url!r} cannot be parsed; links were not resolved against it")
+        url = ""
     tree = load_document(html, charset, warnings)
     if tree is None:
         return Page(warnings=tuple(warnings))

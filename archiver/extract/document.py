@@ -8,15 +8,20 @@ import re
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
-# Comments and processing instructions are never content; dropping them at parse time keeps every
-# later pass (metadata, main text) from tripping over them.
-_PARSER = HTMLParser(
-    collect_ids=False,
-    default_doctype=False,
-    encoding="utf-8",
-    remove_comments=True,
-    remove_pis=True,
-)
+
+def _parser() -> HTMLParser:
+    # Comments and processing instructions are never content; dropping them at parse time keeps
+    # every later pass (metadata, main text) from tripping over them. One parser per parse: its
+    # error log is read afterwards, and captures are parsed on several threads at once.
+    return HTMLParser(
+        collect_ids=False,
+        default_doctype=False,
+        encoding="utf-8",
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 # libxml2 rejects these code points (XML 1.0 forbids them). In UTF-8 the control bytes never
 # occur inside a multi-byte sequence, so deleting them bytewise is safe (and faster than a regex).
@@ -90,11 +95,18 @@ def load_document(
     if not raw.strip():
         warnings.append("empty document")
         return None
+    parser = _parser()
     try:
-        tree = document_fromstring(raw, parser=_PARSER)
+        tree = document_fromstring(raw, parser=parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError, UnicodeError) as exc:
         warnings.append(f"HTML could not be parsed: {exc}")
         return None
+    if any(e.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT for e in parser.error_log):
+        # libxml2 stops descending at 256 levels and drops what lies deeper, without failing.
+        warnings.append(
+            "HTML is nested deeper than the parser's limit (256 levels); "
+            "content below that depth was not extracted"
+        )
     if not isinstance(tree, HtmlElement):
         warnings.append("HTML parsed into no document element")
         return None

@@ -91,7 +91,10 @@ def html_to_text(html: str, *, base_url: str | None = None) -> RichText:
         if not isinstance(href, str) or not href.strip() or _is_mention_or_tag(anchor, visible):
             walk(anchor, pre)
             return
-        target = urljoin(base_url, href.strip()) if base_url else href.strip()
+        try:
+            target = urljoin(base_url, href.strip()) if base_url else href.strip()
+        except ValueError:  # "http://[" and other hrefs urllib cannot split
+            target = ""
         if not target.startswith(("http://", "https://")):
             walk(anchor, pre)
             return

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
+from bs4 import BeautifulSoup
+
 from archiver.errors import FetchError, RateLimited
 from archiver.model import Exchange, Post, PostResult, Status
 
@@ -136,6 +138,23 @@ def parse_timestamp(value: object) -> datetime | None:
 def mapping(value: object) -> Mapping[str, Any]:
     """`value` when it is a JSON object, else an empty one: platform JSON is often partial."""
     return value if isinstance(value, Mapping) else {}
+
+
+def array(value: object) -> list[Any]:
+    """`value` as a JSON array: a lone object is a list of one (as ActivityStreams allows), and
+    anything else (a `true`, a `5`) an empty list."""
+    if isinstance(value, Mapping):
+        return [value]
+    return value if isinstance(value, list) else []
+
+
+def html_soup(page: str | bytes) -> BeautifulSoup:
+    """BeautifulSoup over lxml for a platform page, even one whose declared charset lxml refuses."""
+    try:
+        return BeautifulSoup(page, "lxml")
+    except (ValueError, LookupError):
+        text = page.decode("utf-8", "replace") if isinstance(page, bytes) else page
+        return BeautifulSoup(text.replace("\x00", ""), "lxml")
 
 
 def json_value(body: bytes) -> Any:

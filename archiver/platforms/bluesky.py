@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 
 from archiver.errors import ParseError
 from archiver.model import Author, Media, Platform, Post, PostResult
-from archiver.platforms._route import Attempts, json_object, mapping, parse_timestamp
+from archiver.platforms._route import Attempts, array, json_object, mapping, parse_timestamp
 
 if TYPE_CHECKING:
     from archiver.fetch import Fetcher, Response
@@ -92,7 +92,7 @@ def expand_facets(text: str, facets: object) -> tuple[str, tuple[str, ...]]:
         if not isinstance(facet, Mapping) or not isinstance(facet.get("index"), Mapping):
             continue
         start, end = facet["index"].get("byteStart"), facet["index"].get("byteEnd")
-        for feature in facet.get("features") or ():
+        for feature in array(facet.get("features")):
             uri = _str(feature.get("uri")) if isinstance(feature, Mapping) else None
             if uri is None or not str(feature.get("$type", "")).endswith("#link"):
                 continue
@@ -135,7 +135,7 @@ def _embed(
         return None, ()
     kind = str(view.get("$type", ""))
     if kind.startswith("app.bsky.embed.images") or kind.startswith("app.bsky.embed.gallery"):
-        for image in view.get("images") or view.get("items") or ():
+        for image in array(view.get("images") or view.get("items")):
             if not isinstance(image, Mapping) or not _str(image.get("fullsize")):
                 continue
             ratio = mapping(image.get("aspectRatio"))
@@ -338,6 +338,15 @@ def _check_rate_limit(attempts: Attempts, response: Response) -> None:
         raise attempts.rate_limited(response, reset_at, "Bluesky AppView")
 
 
+def _unusable(response: Response, data: dict[str, Any] | None) -> str:
+    """Why an answer cannot be used: a 200 can still be broken or lack what we asked for."""
+    if response.status != 200:
+        return f"HTTP {response.status}"
+    if data is None:
+        return f"HTTP 200 with a body that is not a JSON object ({response.content_type or 'no content type'})"
+    return "HTTP 200 without the expected fields"
+
+
 def _is_not_found(response: Response) -> bool:
     data = json_object(response.body)
     return response.status == 400 and data is not None and data.get("error") == "NotFound"
@@ -367,7 +376,7 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
             )
         else:
             return attempts.failed(
-                f"Bluesky resolveHandle for {ref.actor} answered HTTP {response.status}.",
+                f"Bluesky resolveHandle for {ref.actor} answered {_unusable(response, data)}.",
                 "resolveHandle",
             )
     at_uri = f"at://{did}/app.bsky.feed.post/{ref.rkey}"
@@ -383,7 +392,8 @@ def fetch_post(fetcher: Fetcher, url: str) -> PostResult:
     data = json_object(response.body)
     if response.status != 200 or data is None:
         return attempts.failed(
-            f"Bluesky getPostThread for {at_uri} answered HTTP {response.status}.", "getPostThread"
+            f"Bluesky getPostThread for {at_uri} answered {_unusable(response, data)}.",
+            "getPostThread",
         )
     try:
         state = thread_state(data)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from archiver.errors import FetchError, ParseError, RateLimited
 from archiver.model import Author, Media, Platform, Post, PostResult
 from archiver.platforms._richtext import html_to_text
-from archiver.platforms._route import Attempts, json_object, mapping, parse_timestamp
+from archiver.platforms._route import Attempts, array, json_object, mapping, parse_timestamp
 
 if TYPE_CHECKING:
     from archiver.fetch import Fetcher, Response
@@ -165,7 +165,7 @@ def parse_status(data: Mapping[str, Any], *, api_host: str | None = None, via: s
     rich = html_to_text(_str(data.get("content")) or "", base_url=url or None)
     media = tuple(
         m
-        for item in data.get("media_attachments") or ()
+        for item in array(data.get("media_attachments"))
         if isinstance(item, Mapping)
         for m in [_media_from_attachment(item, prefer_remote=is_remote)]
         if m is not None
@@ -177,7 +177,7 @@ def parse_status(data: Mapping[str, Any], *, api_host: str | None = None, via: s
         reply_acct = None
         if data.get("in_reply_to_account_id") == account.get("id"):
             reply_acct = _str(account.get("acct"))
-        for mention in data.get("mentions") or ():
+        for mention in array(data.get("mentions")):
             if isinstance(mention, Mapping) and mention.get("id") == data.get(
                 "in_reply_to_account_id"
             ):
@@ -207,10 +207,10 @@ def parse_status(data: Mapping[str, Any], *, api_host: str | None = None, via: s
     ):  # fmt: skip
         if data.get(key) not in (None, "", [], {}):
             extra[key] = data[key]
-    tags = [t.get("name") for t in data.get("tags") or () if isinstance(t, Mapping)]
+    tags = [t.get("name") for t in array(data.get("tags")) if isinstance(t, Mapping)]
     if tags:
         extra["tags"] = tags
-    mentions = [m.get("acct") for m in data.get("mentions") or () if isinstance(m, Mapping)]
+    mentions = [m.get("acct") for m in array(data.get("mentions")) if isinstance(m, Mapping)]
     if mentions:
         extra["mentions"] = mentions
     extra["account_id"] = account.get("id")
@@ -260,14 +260,14 @@ def _media_type(media_type: str | None, kind: str | None) -> str:
 
 def is_tombstone(data: Mapping[str, Any]) -> bool:
     """An ActivityPub answer that says the object was deleted."""
-    obj = data.get("object") if data.get("type") in {"Create", "Update"} else data
+    obj = data.get("object") if data.get("type") in ("Create", "Update") else data
     return isinstance(obj, Mapping) and obj.get("type") == "Tombstone"
 
 
 def parse_activity(data: Mapping[str, Any], *, via: str = "activitypub") -> Post:
     """An ActivityPub Note/Article/Question (bare or wrapped in Create/Update) → Post."""
     obj: Any = data
-    if data.get("type") in {"Create", "Update", "Announce"}:
+    if data.get("type") in ("Create", "Update", "Announce"):
         obj = data.get("object")
         if not isinstance(obj, Mapping):
             raise ParseError(
@@ -290,7 +290,7 @@ def parse_activity(data: Mapping[str, Any], *, via: str = "activitypub") -> Post
     rich = html_to_text(content or "", base_url=url)
 
     media = []
-    for item in obj.get("attachment") or ():
+    for item in array(obj.get("attachment")):
         if not isinstance(item, Mapping):
             continue
         media_url = _first_url(item.get("url")) or _first_url(item.get("href"))
@@ -322,7 +322,7 @@ def parse_activity(data: Mapping[str, Any], *, via: str = "activitypub") -> Post
             extra[key] = obj[key]
     mentions = [
         t.get("name")
-        for t in obj.get("tag") or ()
+        for t in array(obj.get("tag"))
         if isinstance(t, Mapping) and t.get("type") == "Mention"
     ]
     if mentions:
@@ -341,7 +341,7 @@ def parse_activity(data: Mapping[str, Any], *, via: str = "activitypub") -> Post
         media=tuple(media),
         reply_to=_first_url(obj.get("inReplyTo")),
         quote_of=quote_of,
-        title=_str(obj.get("name")) if obj.get("type") in {"Article", "Page"} else None,
+        title=_str(obj.get("name")) if obj.get("type") in ("Article", "Page") else None,
         extra=extra,
     )
 

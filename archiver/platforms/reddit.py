@@ -23,6 +23,8 @@ from archiver.model import Author, Media, Platform, Post, PostResult
 from archiver.platforms._richtext import html_to_text
 from archiver.platforms._route import (
     Attempts,
+    array,
+    html_soup,
     json_object,
     json_value,
     parse_timestamp,
@@ -185,7 +187,7 @@ def _find_comment(listing: object, comment_id: str) -> Mapping[str, Any] | None:
         if isinstance(listing.get("data"), Mapping)
         else None
     )
-    for child in children or ():
+    for child in array(children):
         if not isinstance(child, Mapping) or child.get("kind") != "t1":
             continue
         data = child.get("data")
@@ -396,7 +398,7 @@ def parse_oembed(data: Mapping[str, Any], *, post_id: str, via: str = "oembed") 
 
 def parse_shreddit_page(page: str | bytes) -> Post:
     """A 2024+ post page: the `<shreddit-post>` element's attributes and its text body."""
-    soup = BeautifulSoup(page, "lxml")
+    soup = html_soup(page)
     element = soup.find("shreddit-post")
     if element is None:
         raise ParseError("Reddit page has no <shreddit-post> element (login wall or app shell?).")

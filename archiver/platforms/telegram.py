@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from bs4 import BeautifulSoup
 from bs4.element import Tag
 
 from archiver.errors import ParseError
 from archiver.model import Author, Media, Platform, Post, PostResult
 from archiver.platforms._richtext import html_to_text
-from archiver.platforms._route import Attempts, parse_timestamp
+from archiver.platforms._route import Attempts, html_soup, parse_timestamp
 
 if TYPE_CHECKING:
     from archiver.fetch import Fetcher
@@ -83,7 +82,7 @@ def widget_error(page: str | bytes) -> str | None:
 
     Telegram answers HTTP 200 for these, so the status code never tells.
     """
-    soup = BeautifulSoup(page, "lxml")
+    soup = html_soup(page)
     error = soup.find(**_cls("tgme_widget_message_error"))
     if error is None:
         return None
@@ -143,7 +142,7 @@ def _media(message: Tag, base: str) -> tuple[Media, ...]:
 
 def parse_widget(page: str | bytes, *, url: str) -> Post:
     """The `?embed=1` widget HTML of one channel post → Post."""
-    soup = BeautifulSoup(page, "lxml")
+    soup = html_soup(page)
     message = soup.find(**_cls("tgme_widget_message"), attrs={"data-post": True})
     if not isinstance(message, Tag):
         raise ParseError(f"Telegram widget for {url} has no message (div.tgme_widget_message).")

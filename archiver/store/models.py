@@ -97,6 +97,7 @@ class Capture(Base):
         Index("ix_captures_captured_at", "captured_at"),
         Index("ix_captures_parent_id", "parent_id"),
         Index("ix_captures_sha256", "sha256"),
+        Index("ix_captures_job_id", "job_id"),
     )
 
 

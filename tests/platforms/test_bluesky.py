@@ -21,6 +21,7 @@ FEED: list[dict[str, Any]] = json.loads(
     .read_bytes()
 )  # fmt: skip
 EXTERNAL, IMAGES, QUOTE = FEED[0]["post"], FEED[1]["post"], FEED[2]["post"]
+JSON_TYPE = {"Content-Type": "application/json"}
 
 
 def thread(post: dict[str, Any], parent: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -290,3 +291,27 @@ def test_fetch_post_429_uses_epoch_reset(httpx_mock: HTTPXMock, fetcher: Fetcher
     with pytest.raises(RateLimited) as caught:
         bluesky.fetch_post(fetcher, WEB)
     assert caught.value.retry_after == pytest.approx(90.0)
+
+
+@pytest.mark.parametrize("broken", ["resolve", "thread"])
+def test_fetch_post_invalid_json_says_so(
+    httpx_mock: HTTPXMock, fetcher: Fetcher, broken: str
+) -> None:
+    invalid = b'{"did": "unterminated'
+    if broken == "resolve":
+        httpx_mock.add_response(url=RESOLVE, content=invalid, headers=JSON_TYPE)
+    else:
+        httpx_mock.add_response(url=RESOLVE, json={"did": DID})
+        httpx_mock.add_response(url=THREAD, content=invalid, headers=JSON_TYPE)
+    result = bluesky.fetch_post(fetcher, WEB)
+    assert result.status is Status.FAILED
+    assert "HTTP 200 with a body that is not a JSON object (application/json)" in (
+        result.reason or ""
+    )
+
+
+def test_fetch_post_handle_answer_without_did(httpx_mock: HTTPXMock, fetcher: Fetcher) -> None:
+    httpx_mock.add_response(url=RESOLVE, json={"handle": "manusandhu.com"})
+    result = bluesky.fetch_post(fetcher, WEB)
+    assert result.status is Status.FAILED
+    assert "HTTP 200 without the expected fields" in (result.reason or "")
