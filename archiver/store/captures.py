@@ -258,18 +258,18 @@ def link_target(session: Session, parent_id: int, url: str, target_id: int) -> N
 def find_captures(session: Session, urls: Iterable[str], limit: int = 100) -> list[models.Capture]:
     """Captures whose requested, final, canonical or any redirect-hop URL is one of `urls`."""
     keys = list(dict.fromkeys(urls))
-    hop_ids = sa.select(models.Exchange.capture_id).where(models.Exchange.url.in_(keys))
+    C, E = models.Capture, models.Exchange
+    # A UNION of four index lookups: an OR across the columns makes PostgreSQL scan every capture.
+    ids = sa.union(
+        sa.select(C.id).where(C.url.in_(keys)),
+        sa.select(C.id).where(C.final_url.in_(keys)),
+        sa.select(C.id).where(C.canonical_url.in_(keys)),
+        sa.select(E.capture_id).where(E.url.in_(keys)),
+    ).subquery()
     stmt = (
-        sa.select(models.Capture)
-        .where(
-            sa.or_(
-                models.Capture.url.in_(keys),
-                models.Capture.final_url.in_(keys),
-                models.Capture.canonical_url.in_(keys),
-                models.Capture.id.in_(hop_ids),
-            )
-        )
-        .order_by(models.Capture.captured_at.desc(), models.Capture.id.desc())
+        sa.select(C)
+        .where(C.id.in_(sa.select(ids.c[0])))
+        .order_by(C.captured_at.desc(), C.id.desc())
         .limit(limit)
     )
     return list(session.scalars(stmt))
