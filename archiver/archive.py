@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import ModuleType
+from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from archiver import platforms
 from archiver.config import Config
@@ -29,6 +37,7 @@ from archiver.store.captures import (
 )
 from archiver.store.db import session_factory
 from archiver.urls import normalise_url, validate_url
+from archiver.workers import ExtractionPool
 
 log = logging.getLogger(__name__)
 
@@ -134,23 +143,44 @@ def _embedded_capture(post: Post, now: datetime) -> NewCapture:
     )
 
 
-def _page_capture(url: str, response: Response, config: Config, now: datetime) -> NewCapture:
+@dataclass(frozen=True)
+class _Unextracted:
+    """A fetched HTML page whose text extraction is left to a worker process."""
+
+    url: str
+    response: Response
+    captured_at: datetime
+
+
+def _wants_extraction(response: Response, config: Config) -> bool:
+    return (
+        200 <= response.status < 300
+        and response.content_type in HTML_TYPES
+        and len(response.body) <= config.fetch.max_html_bytes
+    )
+
+
+def _page_capture(
+    url: str, response: Response, config: Config, now: datetime, page: Page | None = None
+) -> NewCapture:
+    """The capture of a web page; `page` is its extraction when that was done elsewhere."""
     hops = tuple((ROLE_REDIRECT, e) for e in response.exchanges[:-1])
     final = response.exchanges[-1] if response.exchanges else None
     exchanges = (*hops, (ROLE_RESPONSE, final)) if final is not None else hops
     status = Status.OK if 200 <= response.status < 300 else Status.FAILED
     error = None if status == Status.OK else f"HTTP {response.status} {response.reason}".strip()
     warnings: list[str] = []
-    page: Page | None = None
     links: tuple[tuple[str, str], ...] = ()
     if status == Status.OK and response.content_type in HTML_TYPES:
         if len(response.body) > config.fetch.max_html_bytes:
+            page = None
             warnings.append(
                 f"HTML is {len(response.body)} bytes, over fetch.max_html_bytes "
                 f"({config.fetch.max_html_bytes}); stored without text extraction"
             )
         else:
-            page = extract_page(response.body, response.final_url, charset=response.charset)
+            if page is None:
+                page = extract_page(response.body, response.final_url, charset=response.charset)
             warnings += page.warnings
             links = tuple(
                 dict.fromkeys(
@@ -160,6 +190,8 @@ def _page_capture(url: str, response: Response, config: Config, now: datetime) -
             )
     elif status == Status.OK and response.content_type in TEXT_TYPES:
         page = Page(text=response.text())
+    else:
+        page = None
     return NewCapture(
         url=url,
         platform=Platform.WEB,
@@ -199,6 +231,20 @@ def capture_url(
     fetcher: Fetcher, url: str, config: Config, now: datetime, *, kind: str = "link"
 ) -> NewCapture:
     """Fetch one URL the right way for its platform; failures become failed captures."""
+    record = _capture(fetcher, url, config, now, kind=kind, defer_extraction=False)
+    assert isinstance(record, NewCapture)
+    return record
+
+
+def _capture(
+    fetcher: Fetcher,
+    url: str,
+    config: Config,
+    now: datetime,
+    *,
+    kind: str,
+    defer_extraction: bool,
+) -> NewCapture | _Unextracted:
     platform = Platform.WEB
     try:
         url = validate_url(url)
@@ -222,6 +268,8 @@ def capture_url(
             return _post_capture(
                 url, result, module, now, hops=response.exchanges, final_url=response.final_url
             )
+        if defer_extraction and _wants_extraction(response, config):
+            return _Unextracted(url=url, response=response, captured_at=now)
         return _page_capture(url, response, config, now)
     except ArchiverError as exc:
         return _failed_capture(url, platform, exc, now)
@@ -267,6 +315,27 @@ def _wants_media(record: NewCapture, url: str, config: Config) -> bool:
     return media.type == "image" or config.archive.media == "all"
 
 
+#: Below this many captures to do, extraction stays in the fetching threads: starting worker
+#: processes costs more than it saves.
+PROCESS_POOL_MIN_TASKS = 16
+#: Captures written per transaction at most (each capture is always whole within one).
+WRITE_BATCH = 64
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class _Extraction:
+    task: _Task
+    item: _Unextracted
+    started: float
+
+
 def archive(
     urls: Iterable[str],
     *,
@@ -277,7 +346,12 @@ def archive(
     now: Callable[[], datetime] = utcnow,
     job_id: int | None = None,
 ) -> Iterator[CaptureOutcome]:
-    """Capture each URL and, breadth first to `depth`, what it links to; one transaction each."""
+    """Capture each URL and, breadth first to `depth`, what it links to.
+
+    Fetches overlap in threads; on a large batch, text extraction runs in one worker process per
+    core. Finished captures are written in batches, each capture whole within one transaction,
+    and yielded once committed (in the order they finish).
+    """
     depth = config.archive.depth if depth is None else depth
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(config.fetch)
@@ -288,76 +362,130 @@ def archive(
         _Task(url=u, depth=depth, parent_id=None, link_url=None, kind="link") for u in urls
     )
     workers = max(1, config.archive.concurrency)
+    cpus = _usable_cpus()
+    pool: ExtractionPool | None = None
+    backlog = cpus * 4
+    fetching: dict[Future[tuple[NewCapture | _Unextracted, float]], _Task] = {}
+    extracting: dict[Future[Page], _Extraction] = {}
+    #: Finished captures not yet written: (task, record, seconds it took).
+    ready: list[tuple[_Task, NewCapture, float]] = []
+    #: Outlinks of earlier captures to point at a capture already made in this run.
+    relinks: list[tuple[int, str, int]] = []
+
+    def run(task: _Task, defer: bool) -> tuple[NewCapture | _Unextracted, float]:
+        started = time.monotonic()
+        if task.embedded is not None:
+            record: NewCapture | _Unextracted = _embedded_capture(task.embedded, now())
+        else:
+            record = _capture(
+                fetcher, task.url, config, now(), kind=task.kind, defer_extraction=defer
+            )
+        return record, started
+
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
-            inflight: deque[tuple[_Task, Future[tuple[NewCapture, float]]]] = deque()
-
-            def run(task: _Task) -> tuple[NewCapture, float]:
-                started = time.monotonic()
-                if task.embedded is not None:
-                    record = _embedded_capture(task.embedded, now())
-                else:
-                    record = capture_url(fetcher, task.url, config, now(), kind=task.kind)
-                return record, time.monotonic() - started
-
-            while pending or inflight:
-                while pending and len(inflight) < workers * 2:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as threads:
+            while True:
+                if pool is None and cpus > 1 and len(pending) >= PROCESS_POOL_MIN_TASKS:
+                    pool = ExtractionPool(cpus)
+                while pending and len(fetching) < workers and len(extracting) < backlog:
                     task = pending.popleft()
                     key = _key(task.url)
                     if key in seen:
                         # Already captured (or being captured) in this run: link, don't refetch.
                         done = seen[key]
                         if task.parent_id is not None and done is not None:
-                            with sessions.begin() as session:
-                                link_target(
-                                    session, task.parent_id, task.link_url or task.url, done
-                                )
+                            relinks.append((task.parent_id, task.link_url or task.url, done))
                         elif task.parent_id is not None:
                             waiting.setdefault(key, []).append(task)
                         continue
                     seen[key] = None
-                    inflight.append((task, pool.submit(run, task)))
-                if not inflight:
+                    fetching[threads.submit(run, task, pool is not None)] = task
+                if not (fetching or extracting or ready or relinks):
                     break
-                task, future = inflight.popleft()
-                record, duration = future.result()
-                record = replace(record, parent_id=task.parent_id, job_id=job_id)
-                with sessions.begin() as session:
-                    row = save_capture(session, record)
-                    if task.parent_id is not None:
-                        link_target(session, task.parent_id, task.link_url or task.url, row.id)
-                    for other in waiting.pop(_key(task.url), []):
-                        link_target(
-                            session, other.parent_id or 0, other.link_url or other.url, row.id
-                        )
-                    outcome = CaptureOutcome(
-                        capture_id=row.id,
-                        url=record.url,
-                        status=Status(row.status),
-                        error=row.error,
-                        parent_id=task.parent_id,
-                        platform=record.platform,
-                        change=row.change,
-                        duration=duration,
-                        bytes=len(record.body or b""),
-                        requested=task.parent_id is None,
-                        retry_after=_retry_after(record),
+                if not ready:
+                    busy: list[Future[Any]] = [*fetching, *extracting]
+                    wait(busy, return_when=FIRST_COMPLETED)
+                for future in [f for f in fetching if f.done()]:
+                    task = fetching.pop(future)
+                    record, started = future.result()
+                    if isinstance(record, _Unextracted):
+                        assert pool is not None
+                        response = record.response
+                        page = pool.submit(response.body, response.final_url, response.charset)
+                        extracting[page] = _Extraction(task, record, started)
+                    else:
+                        ready.append((task, record, time.monotonic() - started))
+                for done_page in [f for f in extracting if f.done()]:
+                    job = extracting.pop(done_page)
+                    item = job.item
+                    record = _page_capture(
+                        item.url, item.response, config, item.captured_at, done_page.result()
                     )
-                seen[_key(task.url)] = row.id
-                log.info(
-                    "capture url=%s status=%s duration=%.3f bytes=%d change=%s",
-                    record.url,
-                    outcome.status.value,
-                    duration,
-                    outcome.bytes,
-                    outcome.change,
-                )
-                yield outcome
-                for child in _follow(record, task, config):
-                    pending.append(replace(child, parent_id=row.id))
+                    ready.append((job.task, record, time.monotonic() - job.started))
+                batch, ready[:] = ready[:WRITE_BATCH], ready[WRITE_BATCH:]
+                outcomes = _write(sessions, batch, relinks, waiting, job_id)
+                relinks.clear()
+                for (task, record, _), outcome in zip(batch, outcomes, strict=True):
+                    seen[_key(task.url)] = outcome.capture_id
+                    log.info(
+                        "capture url=%s status=%s duration=%.3f bytes=%d change=%s",
+                        record.url,
+                        outcome.status.value,
+                        outcome.duration,
+                        outcome.bytes,
+                        outcome.change,
+                    )
+                    yield outcome
+                    for child in _follow(record, task, config):
+                        pending.append(replace(child, parent_id=outcome.capture_id))
     finally:
+        if pool is not None:
+            for future in extracting:
+                future.cancel()
+            pool.close()
         if own_fetcher:
             fetcher.close()
+
+
+def _write(
+    sessions: sessionmaker[Session],
+    batch: list[tuple[_Task, NewCapture, float]],
+    relinks: list[tuple[int, str, int]],
+    waiting: dict[str, list[_Task]],
+    job_id: int | None,
+) -> list[CaptureOutcome]:
+    """Save finished captures in one transaction; the outcomes are valid once it committed."""
+    outcomes: list[CaptureOutcome] = []
+    if not batch and not relinks:
+        return outcomes
+    with sessions.begin() as session:
+        for parent_id, url, target_id in relinks:
+            link_target(session, parent_id, url, target_id)
+        for task, record, duration in batch:
+            record = replace(record, parent_id=task.parent_id, job_id=job_id)
+            row = save_capture(session, record)
+            if task.parent_id is not None:
+                link_target(session, task.parent_id, task.link_url or task.url, row.id)
+            for other in waiting.pop(_key(task.url), []):
+                link_target(session, other.parent_id or 0, other.link_url or other.url, row.id)
+            outcomes.append(
+                CaptureOutcome(
+                    capture_id=row.id,
+                    url=record.url,
+                    status=Status(row.status),
+                    error=row.error,
+                    parent_id=task.parent_id,
+                    platform=record.platform,
+                    change=row.change,
+                    duration=duration,
+                    bytes=len(record.body or b""),
+                    requested=task.parent_id is None,
+                    retry_after=_retry_after(record),
+                )
+            )
+        # Rows are not read again through this session; dropping them keeps memory flat.
+        session.expunge_all()
+    return outcomes
 
 
 def _key(url: str) -> str:
