@@ -15,7 +15,6 @@ from concurrent.futures import (
 )
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -27,6 +26,7 @@ from archiver.errors import ArchiverError, FetchError, RateLimited
 from archiver.extract import extract_page
 from archiver.fetch import Fetcher, Response
 from archiver.model import Exchange, Page, Platform, Post, PostResult, Status
+from archiver.platforms import PlatformModule
 from archiver.store.captures import (
     ROLE_ATTEMPT,
     ROLE_REDIRECT,
@@ -94,7 +94,7 @@ def _content_type(exchange: Exchange | None) -> str | None:
 def _post_capture(
     url: str,
     result: PostResult,
-    module: ModuleType,
+    module: PlatformModule,
     now: datetime,
     hops: tuple[Exchange, ...] = (),
     final_url: str | None = None,
@@ -312,7 +312,9 @@ def _wants_media(record: NewCapture, url: str, config: Config) -> bool:
     media = next((m for m in record.post.media if m.url == url), None)
     if media is None:
         return False
-    return media.type == "image" or config.archive.media == "all"
+    if platforms.find(media.url) is not None:
+        return False  # a video page (YouTube), not a file: listed, never downloaded
+    return media.type == "image" or config.archive.media in ("video", "all")
 
 
 #: Below this many captures to do, extraction stays in the fetching threads: starting worker
@@ -440,8 +442,8 @@ def archive(
                         pending.append(replace(child, parent_id=outcome.capture_id))
     finally:
         if pool is not None:
-            for future in extracting:
-                future.cancel()
+            for unstarted in extracting:
+                unstarted.cancel()
             pool.close()
         if own_fetcher:
             fetcher.close()

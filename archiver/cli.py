@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from archiver import __version__
 from archiver.archive import CaptureOutcome, archive
-from archiver.config import Config, load_config
+from archiver.config import MEDIA_CHOICES, Config, load_config
 from archiver.errors import ArchiverError
 from archiver.model import Status
 from archiver.store import captures as store
+from archiver.store import models
 from archiver.store.db import make_engine, open_database, session_factory, upgrade
 from archiver.urls import normalise_url, validate_url
 
@@ -120,6 +122,10 @@ def archive_command(
         int | None, typer.Option(help="Follow links this many levels (default from config: 1).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per capture.")] = False,
+    media: Annotated[
+        str | None,
+        typer.Option(help="Download post media: none, images, video (images and videos) or all."),
+    ] = None,
     from_file: Annotated[
         Path | None,
         typer.Option(
@@ -131,7 +137,13 @@ def archive_command(
     targets = _read_urls(urls or [], from_file)
     if not targets:
         raise fail("no URL given. Usage: archiver archive URL... (or --from-file FILE)", 2)
+    config = state.config
+    if media is not None:
+        if media not in MEDIA_CHOICES:
+            raise fail(f"--media must be one of {', '.join(MEDIA_CHOICES)}, not {media!r}", 2)
+        config = replace(config, archive=replace(config.archive, media=media))
     failed_requested: list[CaptureOutcome] = []
+    printed: list[int] = []
     counts = {s: 0 for s in Status}
     with database() as engine:
         sessions = session_factory(engine)
@@ -141,7 +153,7 @@ def archive_command(
             if show_progress
             else _null_bar() as bar
         ):
-            for outcome in archive(targets, config=state.config, engine=engine, depth=depth):
+            for outcome in archive(targets, config=config, engine=engine, depth=depth):
                 counts[outcome.status] += 1
                 if outcome.requested:
                     bar.update(1)
@@ -150,12 +162,17 @@ def archive_command(
                     if outcome.requested:
                         failed_requested.append(outcome)
                 if as_json:
-                    with sessions() as session:
-                        row = session.get(store.models.Capture, outcome.capture_id)
-                        assert row is not None
-                        _print_json(store.capture_dict(session, row))
+                    # Printed once the run is over, so links carry the ids of what they led to.
+                    printed.append(outcome.capture_id)
                 elif not show_progress:
                     typer.echo(_describe(outcome))
+        if printed:
+            with sessions() as session:
+                for capture_id in printed:
+                    row = session.get(models.Capture, capture_id)
+                    assert row is not None
+                    _print_json(store.capture_dict(session, row))
+                    session.expunge_all()
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     typer.echo(f"archiver: {summary}", err=True)
     if failed_requested:
@@ -179,7 +196,7 @@ def _lookup_keys(url: str) -> list[str]:
     return keys
 
 
-def _render_capture(session: Session, capture: store.models.Capture) -> str:
+def _render_capture(session: Session, capture: models.Capture) -> str:
     data = store.capture_dict(session, capture)
     lines = [
         f"#{data['id']} {data['captured_at']} {data['status']} {data['platform']} {data['url']}"
@@ -198,7 +215,7 @@ def _render_capture(session: Session, capture: store.models.Capture) -> str:
     if data["authors"]:
         lines.append(f"    authors: {', '.join(data['authors'])}")
     if data["parent_id"]:
-        parent = session.get(store.models.Capture, data["parent_id"])
+        parent = session.get(models.Capture, data["parent_id"])
         lines.append(f"    linked from: #{data['parent_id']} {parent.url if parent else ''}")
     for link in data["links"]:
         target = f" → #{link['capture_id']}" if link["capture_id"] else ""

@@ -15,6 +15,7 @@ from archiver import __version__
 from archiver.errors import ConfigError
 
 APP_NAME = "archiver"
+MEDIA_CHOICES = ("none", "images", "video", "all")
 DEFAULT_USER_AGENT = f"archiver/{__version__} (+https://github.com/archiver-project/archiver)"
 
 
@@ -39,7 +40,7 @@ class FetchConfig:
 class ArchiveConfig:
     depth: int = 1
     max_links: int = 50
-    #: "images" downloads post images; "all" adds videos; "none" lists media only.
+    #: "images" downloads post images; "video" (or "all") adds videos; "none" lists media only.
     media: str = "images"
     max_media_bytes: int = 50 * 1024 * 1024
     #: Captures fetched at once in a batch.
@@ -127,8 +128,8 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
         config = replace(config, database_url=env["ARCHIVER_DATABASE_URL"])
     if not config.database_url:
         config = replace(config, database_url=default_database_url())
-    if config.archive.media not in {"none", "images", "all"}:
-        raise ConfigError("'archive.media' must be one of none, images, all.")
+    if config.archive.media not in MEDIA_CHOICES:
+        raise ConfigError(f"'archive.media' must be one of {', '.join(MEDIA_CHOICES)}.")
     return config
 
 

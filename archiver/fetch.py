@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import html
 import http.cookiejar
+import io
 import ipaddress
 import json
 import re
@@ -28,10 +29,16 @@ import charset_normalizer
 import httpcore
 import httpx
 
+# Private httpx API, used twice and pinned by the <0.29 bound: its reading of HTTP(S)_PROXY/
+# ALL_PROXY/NO_PROXY and URL patterns here (so env proxies behave exactly as in plain httpx, which
+# skips them given a transport), and HTTPTransport._pool in _DirectTransport.
+from httpx._utils import URLPattern, get_environment_proxies
+
 from archiver.config import FetchConfig
 from archiver.errors import (
     BlockedAddress,
     BodyTooLarge,
+    ConfigError,
     FetchError,
     FetchTimeout,
     HTTPError,
@@ -69,7 +76,10 @@ _SNIFF_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class Response:
-    """The final answer of a GET chain, with every hop that led to it."""
+    """The final answer of a GET chain, with every hop that led to it.
+
+    Its URLs, like those of its exchanges and errors, carry no `user:password@`.
+    """
 
     url: str
     final_url: str
@@ -94,7 +104,8 @@ class Response:
     def json(self) -> Any:
         """The body parsed as JSON, or ParseError naming the URL."""
         try:
-            return json.loads(self.body)
+            # json.loads detects UTF-16/32 itself but refuses a UTF-8 BOM, which servers do send.
+            return json.loads(self.body.removeprefix(codecs.BOM_UTF8))
         except (ValueError, RecursionError) as exc:
             raise ParseError(
                 f"{redact_url(self.final_url)} did not answer with valid JSON "
@@ -112,14 +123,14 @@ class Response:
             wait = f"; retry after {delay:.0f}s" if delay is not None else ""
             raise RateLimited(
                 f"{where} is rate limiting us (HTTP {self.status}){wait}",
-                url=self.final_url,
+                url=redact_url(self.final_url),
                 status=self.status,
                 retry_after=delay,
                 exchanges=self.exchanges,
             )
         raise HTTPError(
             f"{where} answered HTTP {self.status} {self.reason}".rstrip(),
-            url=self.final_url,
+            url=redact_url(self.final_url),
             status=self.status,
             exchanges=self.exchanges,
         )
@@ -144,6 +155,7 @@ def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
 # --- charset -------------------------------------------------------------------------------------
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""")
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -194,7 +206,7 @@ def detect_charset(body: bytes, content_type: str | None) -> str | None:
     if not _is_textual(media_type):
         return None
     if media_type in ("", "text/html", "application/xhtml+xml") or media_type.endswith("xml"):
-        match = _META_CHARSET.search(body[:4096])
+        match = _XML_ENCODING.match(body[:1024]) or _META_CHARSET.search(body[:4096])
         declared = _codec(match.group(1).decode("ascii")) if match else None
         if declared:
             return declared
@@ -225,6 +237,8 @@ def decode_text(body: bytes, charset: str | None) -> str:
 # --- HTML redirects -----------------------------------------------------------------------------
 
 _META_TAG = re.compile(r"<meta\b([^>]*)>", re.I)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script\s*>", re.I | re.S)
 _ATTR = re.compile(r"""([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""")
 _REFRESH = re.compile(r"""^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)$""", re.I | re.S)
 _JS_STRING = r"""("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')"""
@@ -243,7 +257,7 @@ def _unquote_attr(value: str) -> str:
 
 def meta_refresh_target(page: str) -> str | None:
     """The URL of the first `<meta http-equiv=refresh>` that names one, as written."""
-    for tag in _META_TAG.finditer(page):
+    for tag in _META_TAG.finditer(_COMMENT.sub("", page)):
         attrs = {k.lower(): _unquote_attr(v) for k, v in _ATTR.findall(tag.group(1))}
         if attrs.get("http-equiv", "").strip().lower() != "refresh":
             continue
@@ -266,11 +280,15 @@ def _js_string(literal: str) -> str | None:
 
 
 def javascript_redirect_target(page: str) -> str | None:
-    """The URL of a `location.replace("…")` / `location = "…"` redirect, JS escapes decoded."""
-    match = _JS_REDIRECT.search(page)
-    if not match:
-        return None
-    return _js_string(match.group(1) or match.group(2))
+    """The URL of a `location.replace("…")` / `location = "…"` redirect, JS escapes decoded.
+
+    Only `<script>` elements count: a button's `onclick="location.href=…"` is not a redirect.
+    """
+    for script in _SCRIPT.findall(_COMMENT.sub("", page)):
+        match = _JS_REDIRECT.search(script)
+        if match:
+            return _js_string(match.group(1) or match.group(2))
+    return None
 
 
 # --- address guard below the transport ---------------------------------------------------------
@@ -343,7 +361,10 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 
 class _DirectTransport(httpx.HTTPTransport):
-    """httpx's transport (so test mocks still apply) with the address guard as network backend."""
+    """httpx's transport (so test mocks still apply) with the address guard as network backend.
+
+    httpx offers no way to pass a network backend, so its connection pool is rebuilt with one.
+    """
 
     def __init__(self, config: FetchConfig) -> None:
         super().__init__(verify=config.verify_tls, trust_env=True)
@@ -358,24 +379,26 @@ class _DirectTransport(httpx.HTTPTransport):
             )
 
 
-def _proxy_mounts(config: FetchConfig) -> dict[str, httpx.BaseTransport | None]:
-    """Proxy transports per URL pattern, as httpx builds them (it skips this given a transport).
+def proxy_table(config: FetchConfig) -> dict[str, str | None]:
+    """URL pattern → proxy URL (None: direct): `fetch.proxy`, else the environment like httpx.
 
-    The proxy resolves names itself; the hop check still refuses literal private IPs and local
-    names, and the proxy's own address (often 127.0.0.1) is allowed.
+    httpx skips the environment when given a transport, and we give it one (for the address
+    guard), so the same rules are applied here: HTTP(S)_PROXY, ALL_PROXY and NO_PROXY.
     """
     if config.proxy:
-        proxies: dict[str, str | None] = {"all://": config.proxy}
-    else:
-        from httpx._utils import get_environment_proxies  # the env rules httpx itself applies
+        return {"all://": config.proxy}
+    return get_environment_proxies()
 
-        proxies = get_environment_proxies()
-    return {
-        pattern: None
-        if proxy is None
-        else httpx.HTTPTransport(verify=config.verify_tls, trust_env=True, proxy=proxy)
-        for pattern, proxy in proxies.items()
-    }
+
+def _proxy_transport(config: FetchConfig, proxy: str) -> httpx.HTTPTransport:
+    """A transport through `proxy`. It resolves names itself; its own address is not checked."""
+    try:
+        return httpx.HTTPTransport(verify=config.verify_tls, trust_env=True, proxy=proxy)
+    except (ImportError, ValueError, httpx.InvalidURL) as exc:
+        raise ConfigError(
+            f"Cannot use the proxy {redact_url(proxy)} (from fetch.proxy or HTTP(S)_PROXY/"
+            f"ALL_PROXY): {_scrub(str(exc))}. Use an http:// or https:// proxy URL."
+        ) from None
 
 
 # --- decoding ----------------------------------------------------------------------------------
@@ -464,12 +487,16 @@ def _scrub(text: str) -> str:
     return _USERINFO.sub(r"\1***@", text)
 
 
-def _httpx_error(exc: httpx.HTTPError, url: str, config: FetchConfig, late: bool) -> FetchError:
+def _httpx_error(
+    exc: httpx.HTTPError, url: str, config: FetchConfig, late: bool, proxy: str | None
+) -> FetchError:
     where = redact_url(url)
     host = urlsplit(url).hostname or "?"
     text = _scrub(str(exc)) or type(exc).__name__
     low = text.lower()
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx.TimeoutException) and not (
+        proxy is not None and isinstance(exc, httpx.ConnectTimeout)
+    ):
         if late:
             return FetchTimeout(
                 f"Gave up on {where}: the total time limit of {config.total_timeout:g}s "
@@ -487,6 +514,12 @@ def _httpx_error(exc: httpx.HTTPError, url: str, config: FetchConfig, late: bool
         )
     if isinstance(exc, httpx.ProxyError):
         return NetworkError(f"The proxy refused or failed the request for {where}: {text}", url=url)
+    if proxy is not None and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return NetworkError(
+            f"Cannot connect to the proxy {redact_url(proxy)} for {where}: {text}. "
+            "Check fetch.proxy or HTTP(S)_PROXY/ALL_PROXY/NO_PROXY",
+            url=url,
+        )
     if isinstance(exc, httpx.ConnectError):
         if any(marker in low for marker in _DNS_FAILURES):
             return NetworkError(
@@ -515,7 +548,21 @@ def _httpx_error(exc: httpx.HTTPError, url: str, config: FetchConfig, late: bool
 
 def _with_exchanges(exc: FetchError, exchanges: list[Exchange]) -> FetchError:
     exc.exchanges = tuple(exchanges)
+    exc.url = redact_url(exc.url) if exc.url else exc.url
     return exc
+
+
+def _recorded_headers(request: httpx.Request) -> Headers:
+    """Request headers as sent (auth included, as httpx adds it on send), secrets redacted."""
+    return tuple(
+        (
+            name.decode("latin-1"),
+            "[redacted]"
+            if name.decode("latin-1").lower() in _REDACTED
+            else value.decode("latin-1"),
+        )
+        for name, value in request.headers.raw
+    )
 
 
 # --- the fetcher -------------------------------------------------------------------------------
@@ -545,9 +592,14 @@ class Fetcher:
     ) -> None:
         self.config = config
         self._now = now or (lambda: datetime.now(UTC))
+        proxies = proxy_table(config) if transport is None else {}
+        self._proxies = sorted((URLPattern(key), proxy) for key, proxy in proxies.items())
         self._client = httpx.Client(
             transport=transport or _DirectTransport(config),
-            mounts=None if transport is not None else _proxy_mounts(config),
+            mounts={
+                key: None if proxy is None else _proxy_transport(config, proxy)
+                for key, proxy in proxies.items()
+            },
             follow_redirects=False,
             trust_env=True,
             cookies=_blocked_jar(),
@@ -567,6 +619,14 @@ class Fetcher:
 
     def close(self) -> None:
         self._client.close()
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy URL a request for `url` goes through, or None when it goes direct."""
+        target = httpx.URL(url)
+        for pattern, proxy in self._proxies:
+            if pattern.matches(target):
+                return proxy
+        return None
 
     def user_agent(self, url: str) -> str:
         """User-Agent for `url`: the longest matching `user_agents` suffix, else the default."""
@@ -602,13 +662,16 @@ class Fetcher:
             self._check_target(current, exchanges)
             hop = self._exchange(current, headers, jar, deadline, limit, exchanges)
             seen.add((current, self._cookie_state(jar, current)))
-            target = self._next_hop(hop, follow_redirects, html_redirects)
+            target = self._next_hop(hop, current, follow_redirects, html_redirects)
             if target is None:
                 exchanges.append(hop.exchange)
                 return self._response(requested, current, hop, redirects, exchanges)
             location, kind = target
             redirect = Redirect(
-                url=current, status=hop.exchange.status or 0, location=location, kind=kind
+                url=redact_url(current),
+                status=hop.exchange.status or 0,
+                location=redact_url(location),
+                kind=kind,
             )
             exchanges.append(replace(hop.exchange, redirect=redirect))
             redirects.append(redirect)
@@ -616,14 +679,14 @@ class Fetcher:
                 raise TooManyRedirects(
                     f"{redact_url(requested)} redirected more than {self.config.max_redirects} "
                     "times (fetch.max_redirects)",
-                    url=requested,
+                    url=redact_url(requested),
                     exchanges=tuple(exchanges),
                 )
             if (location, self._cookie_state(jar, location)) in seen:
                 raise RedirectLoop(
                     f"{redact_url(requested)} redirects in a loop: {redact_url(current)} "
                     f"sent us back to {redact_url(location)}",
-                    url=requested,
+                    url=redact_url(requested),
                     exchanges=tuple(exchanges),
                 )
             if stop is not None and stop(location):
@@ -640,7 +703,9 @@ class Fetcher:
             check_host(host, allow_private=self.config.allow_private_networks)
         except BlockedAddress as exc:
             raise BlockedAddress(
-                f"Refusing to fetch {redact_url(url)}: {exc}", url=url, exchanges=tuple(exchanges)
+                f"Refusing to fetch {redact_url(url)}: {exc}",
+                url=redact_url(url),
+                exchanges=tuple(exchanges),
             ) from None
 
     @staticmethod
@@ -664,7 +729,7 @@ class Fetcher:
             raise FetchTimeout(
                 f"Gave up on {redact_url(url)}: the total time limit of {cfg.total_timeout:g}s "
                 "(fetch.total_timeout) was reached",
-                url=url,
+                url=redact_url(url),
                 exchanges=tuple(exchanges),
             )
         timeout = httpx.Timeout(
@@ -676,18 +741,13 @@ class Fetcher:
         request_headers = {"User-Agent": self.user_agent(url), **(headers or {})}
         request = self._client.build_request("GET", url, headers=request_headers, timeout=timeout)
         jar.set_cookie_header(request)
-        sent: Headers = tuple(
-            (
-                k.decode("latin-1"),
-                "[redacted]" if k.lower().decode("latin-1") in _REDACTED else v.decode("latin-1"),
-            )
-            for k, v in request.headers.raw
-        )
         started = self._now()
-        failed = Exchange(method="GET", url=url, request_headers=sent, started_at=started)
+        # Exchanges are stored: no user:password in their URL, no credentials in their headers.
+        failed = Exchange(method="GET", url=redact_url(url), request_headers=(), started_at=started)
 
         def fail(error: FetchError) -> FetchError:
-            exchanges.append(replace(failed, error=str(error)))
+            sent = _recorded_headers(request)
+            exchanges.append(replace(failed, request_headers=sent, error=str(error)))
             return _with_exchanges(error, exchanges)
 
         try:
@@ -700,10 +760,12 @@ class Fetcher:
             exc.url = exc.url or url
             raise fail(exc) from None
         except httpx.HTTPError as exc:
-            raise fail(_httpx_error(exc, url, cfg, time.monotonic() >= deadline)) from None
+            late = time.monotonic() >= deadline
+            raise fail(_httpx_error(exc, url, cfg, late, self.proxy_for(url))) from None
         try:
             recorded = replace(
                 failed,
+                request_headers=_recorded_headers(request),
                 status=response.status_code,
                 reason=response.reason_phrase,
                 http_version=response.http_version,
@@ -733,7 +795,8 @@ class Fetcher:
         self, response: httpx.Response, url: str, deadline: float, limit: int
     ) -> tuple[bytes, FetchError | None]:
         """Read and decode the body within the limits; on failure return what came and the error."""
-        chunks: list[bytes] = []
+        # BytesIO hands its buffer over without a copy, so the body costs the limit, not twice it.
+        buffer = io.BytesIO()
         size = 0
         try:
             if response.is_stream_consumed:
@@ -746,7 +809,7 @@ class Fetcher:
             for chunk in _then_flush(raw, layers):
                 # Checked per raw chunk: a server trickling bytes that decode to nothing is cut too.
                 if time.monotonic() > deadline:
-                    return b"".join(chunks), FetchTimeout(
+                    return buffer.getvalue(), FetchTimeout(
                         f"Gave up on {redact_url(url)} while reading the body: the total "
                         f"time limit of {self.config.total_timeout:g}s (fetch.total_timeout) "
                         "was reached",
@@ -754,38 +817,38 @@ class Fetcher:
                     )
                 for piece in chunk:
                     if size + len(piece) > limit:
-                        chunks.append(piece[: limit - size])
-                        return b"".join(chunks), BodyTooLarge(
+                        buffer.write(piece[: limit - size])
+                        return buffer.getvalue(), BodyTooLarge(
                             f"The body of {redact_url(url)} is larger than {limit} bytes "
                             "(fetch.max_body_bytes); the rest was not read",
                             url=url,
                         )
                     size += len(piece)
-                    chunks.append(piece)
+                    buffer.write(piece)
         except FetchError as exc:
-            return b"".join(chunks), exc
+            return buffer.getvalue(), exc
         except zlib.error as exc:
-            return b"".join(chunks), NetworkError(
+            return buffer.getvalue(), NetworkError(
                 f"{redact_url(url)}: the body is not valid "
                 f"{response.headers.get('content-encoding')} data ({exc})",
                 url=url,
             )
         except httpx.HTTPError as exc:
             late = time.monotonic() >= deadline
-            return b"".join(chunks), _httpx_error(exc, url, self.config, late)
-        return b"".join(chunks), None
+            return buffer.getvalue(), _httpx_error(exc, url, self.config, late, None)
+        return buffer.getvalue(), None
 
     # -- where next --------------------------------------------------------------------------------
 
     def _next_hop(
-        self, hop: _Hop, follow_redirects: bool, html_redirects: bool
+        self, hop: _Hop, url: str, follow_redirects: bool, html_redirects: bool
     ) -> tuple[str, RedirectKind] | None:
         if not follow_redirects:
             return None
         exchange = hop.exchange
         if exchange.status in REDIRECT_STATUSES:
             location = header(exchange.response_headers, "location")
-            target = self._resolve(exchange.url, location)
+            target = self._resolve(url, location)
             return (target, RedirectKind.HTTP) if target else None
         if (
             not html_redirects
@@ -799,8 +862,8 @@ class Fetcher:
             (meta_refresh_target, RedirectKind.META_REFRESH),
             (javascript_redirect_target, RedirectKind.JAVASCRIPT),
         ):
-            target = self._resolve(exchange.url, find(page))
-            if target and target != exchange.url:
+            target = self._resolve(url, find(page))
+            if target and target != url:
                 return target, kind
         return None
 
@@ -823,8 +886,8 @@ class Fetcher:
     ) -> Response:
         exchange = hop.exchange
         return Response(
-            url=requested,
-            final_url=final_url,
+            url=redact_url(requested),
+            final_url=redact_url(final_url),
             status=exchange.status or 0,
             reason=exchange.reason,
             headers=exchange.response_headers,

@@ -263,8 +263,8 @@ def address_problem(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str 
         (addr.is_loopback, "a loopback address"),
         (addr.is_link_local, "a link-local address"),
         (addr.is_multicast, "a multicast address"),
-        (addr.is_private, "a private address"),
         (addr.is_reserved, "a reserved address"),
+        (addr.is_private, "a private address"),
         (not addr.is_global, "a non-global address"),
     )
     for hit, reason in checks:

@@ -24,8 +24,20 @@ def hostile_server() -> Iterator[HostileServer]:
 
 @pytest.fixture
 def forward_proxy() -> Iterator[ForwardProxy]:
-    proxy = ForwardProxy()
+    """A forward proxy that resolves `origin.test` to 127.0.0.1 (where `hostile_server` listens)."""
+    proxy = ForwardProxy(hosts={"origin.test": "127.0.0.1"})
     try:
         yield proxy
     finally:
         proxy.stop()
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture
+def no_env_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the developer's own proxy settings out of tests that talk to 127.0.0.1."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)

@@ -54,3 +54,9 @@ def test_default_database_is_sqlite_in_user_data_dir() -> None:
     config = parse_config({}, env={})
     assert config.database_url.startswith("sqlite:///")
     assert config.database_url.endswith("archive.sqlite3")
+
+
+def test_media_choice_is_checked() -> None:
+    assert parse_config({"archive": {"media": "video"}}, env={}).archive.media == "video"
+    with pytest.raises(ConfigError, match=r"archive\.media"):
+        parse_config({"archive": {"media": "everything"}}, env={})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from archiver.model import Platform
-from archiver.platforms import twitter
+from archiver.model import Platform, PostResult
+from archiver.platforms import bluesky, mastodon, reddit, telegram, twitter, youtube
+
+if TYPE_CHECKING:
+    from archiver.fetch import Fetcher
 
 
 class PlatformModule(Protocol):
@@ -15,11 +18,12 @@ class PlatformModule(Protocol):
 
     def match(self, url: str) -> bool: ...
 
+    def fetch_post(self, fetcher: Fetcher, url: str) -> PostResult: ...
 
-#: Checked in this order; a module whose URLs are hard to tell apart (any-host fediverse paths)
-#: belongs after the ones that name their hosts. Mastodon, Bluesky, Reddit, Telegram and
-#: YouTube join here.
-MODULES: tuple[PlatformModule, ...] = (twitter,)
+
+#: Checked in this order; Mastodon, whose URLs are recognised by path shape on any host, comes
+#: after the platforms that name their hosts.
+MODULES: tuple[PlatformModule, ...] = (twitter, bluesky, reddit, telegram, youtube, mastodon)
 
 
 def find(url: str) -> PlatformModule | None:

@@ -531,6 +531,7 @@ def test_fxtwitter_non_posts_are_parse_errors(data: dict[str, Any], message: str
         ("Wed Oct 10 22:19:24 +0200 2018", datetime(2018, 10, 10, 20, 19, 24, tzinfo=UTC)),
         ("Wed Oct 10 15:19:24 -0500 2018", datetime(2018, 10, 10, 20, 19, 24, tzinfo=UTC)),
         ("Sun Feb 30 18:45:00 +0000 2026", None),
+        ("Fri Dec 31 23:59:59 -0100 9999", None),
         ("Sun Foo 08 18:45:00 +0000 2026", None),
         ("yesterday", None),
         ("", None),
@@ -539,3 +540,59 @@ def test_fxtwitter_non_posts_are_parse_errors(data: dict[str, Any], message: str
 )
 def test_parse_time_accepts_both_forms(text: object, expected: datetime | None) -> None:
     assert parse_time(text) == expected
+
+
+@pytest.mark.parametrize("value", [float("inf"), 1e300, -1e300, True, "1759064174"])
+def test_fxtwitter_out_of_range_numbers_are_ignored(value: object) -> None:
+    data = load("api.fxtwitter.com_amXFreeze_1972284213232861204.json")
+    data["tweet"]["created_at"] = None
+    data["tweet"]["created_timestamp"] = value
+    data["tweet"]["media"] = {
+        "videos": [{"url": "https://video.twimg.com/v.mp4", "duration": value}]
+    }
+    post = parse_fxtwitter(data)
+    assert post.created_at is None
+    assert post.media[0].duration_ms is None
+
+
+def test_oembed_with_unreadable_author_url_keeps_the_name() -> None:
+    data = load("publish.x.com_oembed_pepephone_436461658601713664_2024.body.json")
+    data["author_url"] = "http://[broken"
+    post = parse_oembed(data, "https://x.com/pepephone/status/436461658601713664")
+    assert post.author.name == "Pepephone"
+    assert post.author.handle is None
+    assert post.url == "https://x.com/i/status/436461658601713664"
+
+
+def test_syndication_unreadable_quote_is_noted_not_fatal() -> None:
+    data = load("tweet-result_1641895049427550208_quote.json")
+    del data["quoted_tweet"]["text"]
+    post = parse_syndication(data)
+    assert post.embedded == ()
+    assert post.quote_of == "https://x.com/i/status/1641086480675225601"
+    assert post.extra["embedded_errors"] == [
+        "quoted tweet: syndication tweet has no text field; the answer's shape is not understood"
+    ]
+
+
+def test_syndication_tombstoned_parent_keeps_reply_to() -> None:
+    reply = _tweet(
+        "@someone hi",
+        [],
+        in_reply_to_status_id_str="1641000000000000000",
+        in_reply_to_screen_name="someone",
+        parent={"__typename": "TweetTombstone"},
+    )
+    post = parse_syndication(reply)
+    assert post.reply_to == "https://x.com/someone/status/1641000000000000000"
+    assert post.embedded == ()
+    assert "embedded_errors" not in post.extra
+
+
+def test_fxtwitter_unreadable_quote_is_noted_not_fatal() -> None:
+    data = load("api.fxtwitter.com_amXFreeze_1972284213232861204.json")
+    data["tweet"]["quote"] = {"url": "https://x.com/a/status/5", "text": "no id"}
+    post = parse_fxtwitter(data)
+    assert post.embedded == ()
+    assert post.quote_of == "https://x.com/a/status/5"
+    assert post.extra["embedded_errors"][0].startswith("quoted post: FxTwitter answer has no")

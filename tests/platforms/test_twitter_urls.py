@@ -100,3 +100,4 @@ def test_snowflake_time() -> None:
     # The oEmbed sample's tweet was posted on 20 February 2014.
     assert snowflake_time("436461658601713664") == datetime(2014, 2, 20, 11, 25, 43, 133000, UTC)
     assert snowflake_time("20") is None
+    assert snowflake_time("9" * 40) is None

@@ -45,9 +45,9 @@ def parse_time(value: object) -> datetime | None:
                 int(found["s"]),
                 tzinfo=UTC,
             )
-        except ValueError:
+            return local - offset if found["sign"] == "+" else local + offset
+        except (ValueError, OverflowError):
             return None
-        return local - offset if found["sign"] == "+" else local + offset
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

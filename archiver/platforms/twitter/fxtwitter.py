@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -22,6 +23,25 @@ from archiver.platforms.twitter.fields import (
 from archiver.platforms.twitter.ids import status_url
 
 
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _epoch(value: object) -> datetime | None:
+    seconds = _number(value)
+    try:
+        return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _milliseconds(value: object) -> int | None:
+    seconds = _number(value)
+    return round(seconds * 1000) if seconds is not None and abs(seconds) < 1e12 else None
+
+
 def _utf16_slice(text: str, start: int, end: int | None = None) -> str:
     """Slice by UTF-16 code units, the unit FxTwitter's facet indices count in."""
     units = text.encode("utf-16-le")
@@ -30,6 +50,7 @@ def _utf16_slice(text: str, start: int, end: int | None = None) -> str:
 
 
 def _fx_text(status: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """Text rebuilt from `raw_text` and its facets (so links come in order), else `text`."""
     raw = as_dict(status.get("raw_text"))
     raw_text = raw.get("text")
     facets = [as_dict(f) for f in as_list(raw.get("facets"))]
@@ -45,9 +66,11 @@ def _fx_text(status: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
     cursor = start
     spans = []
     for facet in facets:
-        indices = as_list(facet.get("indices"))
+        indices = [as_int(i) for i in as_list(facet.get("indices"))]
         if facet.get("type") in ("url", "media") and len(indices) == 2:
-            spans.append((int(indices[0]), int(indices[1]), facet))
+            first, last = indices
+            if first is not None and last is not None:
+                spans.append((first, last, facet))
     for span_start, span_end, facet in sorted(spans, key=lambda s: s[0]):
         if span_start < cursor or span_end > end:
             continue
@@ -93,14 +116,13 @@ def _fx_media(status: Mapping[str, Any]) -> tuple[Media, ...]:
             for fmt in map(as_dict, as_list(video.get("formats")))
             if as_str(fmt.get("url"))
         )
-        duration = video.get("duration")
         found.append(
             Media(
                 url=video["url"],
                 type="gif" if video.get("type") == "gif" else "video",
                 width=as_int(video.get("width")),
                 height=as_int(video.get("height")),
-                duration_ms=round(duration * 1000) if isinstance(duration, int | float) else None,
+                duration_ms=_milliseconds(video.get("duration")),
                 preview_url=as_str(video.get("thumbnail_url")),
                 variants=variants,
             )
@@ -125,28 +147,30 @@ def parse_fxtwitter(data: Mapping[str, Any]) -> Post:
     author_data = as_dict(status.get("author"))
     author = author_of(author_data.get("name"), author_data.get("screen_name"))
     text, links = _fx_text(status)
-    created_at = parse_time(status.get("created_at"))
-    timestamp = status.get("created_timestamp")
-    if (
-        created_at is None
-        and isinstance(timestamp, int | float)
-        and not isinstance(timestamp, bool)
-    ):
-        created_at = datetime.fromtimestamp(timestamp, tz=UTC)
+    created_at = parse_time(status.get("created_at")) or _epoch(status.get("created_timestamp"))
     embedded: list[Post] = []
+    problems: list[str] = []
     quote_of = None
     quote = as_dict(status.get("quote"))
     if quote.get("type") == "tombstone":
         quote_of = as_str(quote.get("url"))
     elif quote:
-        quoted = parse_fxtwitter(quote)
-        quote_of = quoted.url
-        embedded.append(quoted)
+        try:
+            quoted = parse_fxtwitter(quote)
+        except ParseError as exc:
+            # A quote we cannot read is noted; the post that quotes it still stands.
+            problems.append(f"quoted post: {exc}")
+            quote_of = as_str(quote.get("url"))
+        else:
+            quote_of = quoted.url
+            embedded.append(quoted)
     replying = status.get("replying_to")
     if isinstance(replying, dict):
         reply_handle, reply_id = as_str(replying.get("screen_name")), as_str(replying.get("status"))
     else:  # v1: `replying_to` is the handle and `replying_to_status` the ID
         reply_handle, reply_id = as_str(replying), as_str(status.get("replying_to_status"))
+    if reply_id is not None and not reply_id.isdigit():
+        reply_id = None
     extra: dict[str, Any] = pick(
         status,
         (
@@ -168,6 +192,15 @@ def parse_fxtwitter(data: Mapping[str, Any]) -> Post:
             "provider",
         ),
     )
+    if problems:
+        extra["embedded_errors"] = problems
+    short_links = {
+        str(f["replacement"]): str(f["original"])
+        for f in map(as_dict, as_list(as_dict(status.get("raw_text")).get("facets")))
+        if f.get("type") == "url" and as_str(f.get("original")) and as_str(f.get("replacement"))
+    }
+    if short_links:
+        extra["short_links"] = short_links
     if author_data.get("id") is not None:
         extra["author_id"] = str(author_data["id"])
     external = as_dict(as_dict(status.get("media")).get("external"))

@@ -57,8 +57,8 @@ def status_url(tweet_id: str, handle: str | None = None) -> str:
 
 
 def snowflake_time(tweet_id: str) -> datetime | None:
-    """When a snowflake ID (tweets since Nov 2010) was minted; None for older sequential IDs."""
+    """When a snowflake ID (tweets since Nov 2010) was minted; None for other numbers."""
     value = int(tweet_id)
-    if value < 1 << 32:
+    if not 1 << 32 <= value < 1 << 63:
         return None
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=(value >> 22) + 1288834974657)

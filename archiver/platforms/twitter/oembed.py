@@ -9,10 +9,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
-from bs4.element import NavigableString, Tag
+from bs4.element import Comment, NavigableString, Tag
 
 from archiver.errors import ParseError
-from archiver.model import Platform, Post
+from archiver.model import Platform, Post, utc_iso
 from archiver.platforms.twitter.fields import MONTHS, as_str, author_of, unique
 from archiver.platforms.twitter.ids import snowflake_time, status_id, status_url
 
@@ -27,11 +27,21 @@ def _is_tco(url: str) -> bool:
         return False
 
 
+def _handle(author_url: str) -> str | None:
+    """`https://twitter.com/<handle>` → `<handle>`."""
+    try:
+        path = urlsplit(author_url).path
+    except ValueError:
+        return None
+    return path.strip("/").split("/")[0] or None
+
+
 def _oembed_text(node: Tag, links: list[str], media: list[str]) -> str:
     pieces: list[str] = []
     for child in node.children:
         if isinstance(child, NavigableString):
-            pieces.append(str(child))
+            if not isinstance(child, Comment):
+                pieces.append(str(child))
         elif isinstance(child, Tag) and child.name == "br":
             pieces.append("\n")
         elif isinstance(child, Tag) and child.name == "a":
@@ -82,8 +92,7 @@ def parse_oembed(data: Mapping[str, Any], url: str) -> Post:
     links: list[str] = []
     media: list[str] = []
     text = _oembed_text(paragraph, links, media).strip()
-    author_url = as_str(data.get("author_url")) or ""
-    handle = urlsplit(author_url).path.strip("/").split("/")[0] or None
+    handle = _handle(as_str(data.get("author_url")) or "")
     extra: dict[str, Any] = {}
     created_at = None
     anchors = [a for a in quote.find_all("a", recursive=False) if isinstance(a, Tag)]
@@ -96,7 +105,7 @@ def parse_oembed(data: Mapping[str, Any], url: str) -> Post:
     minted = snowflake_time(tweet_id)
     if minted is not None:
         # Snowflake IDs carry their creation time to the millisecond; kept as a cross-check.
-        extra["id_time"] = minted.isoformat().replace("+00:00", "Z")
+        extra["id_time"] = utc_iso(minted)
     if media:
         extra["media_links"] = media
     lang = paragraph.get("lang")

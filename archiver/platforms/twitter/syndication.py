@@ -58,8 +58,8 @@ def _syndication_text(data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
         )
     entities = as_dict(data.get("entities"))
     spans: list[tuple[int, int, str]] = []
-    for entity in as_list(entities.get("urls")):
-        where = _locate(text, as_dict(entity))
+    for entity in map(as_dict, as_list(entities.get("urls"))):
+        where = _locate(text, entity)
         if where is not None:
             expanded = as_str(entity.get("expanded_url")) or text[where[0] : where[1]]
             spans.append((*where, expanded))
@@ -191,6 +191,15 @@ _USER_EXTRAS = (
 )
 
 
+def _nested(data: Mapping[str, Any], role: str, problems: list[str]) -> Post | None:
+    """A tweet delivered inside another; one we cannot read is noted, not fatal to the outer."""
+    try:
+        return parse_syndication(data)
+    except ParseError as exc:
+        problems.append(f"{role}: {exc}")
+        return None
+
+
 def parse_syndication(data: Mapping[str, Any]) -> Post:
     """A `cdn.syndication.twimg.com/tweet-result` answer (or a tweet nested in one) → Post."""
     typename = data.get("__typename")
@@ -214,21 +223,25 @@ def parse_syndication(data: Mapping[str, Any]) -> Post:
         if as_str(e.get("url")) and as_str(e.get("expanded_url"))
     }
     embedded: list[Post] = []
+    problems: list[str] = []
     quote_of = None
     quoted = as_dict(data.get("quoted_tweet"))
-    if as_str(quoted.get("id_str")):
-        quote = parse_syndication(quoted)
-        quote_of = quote.url
-        embedded.append(quote)
+    if quoted:
+        quote = _nested(quoted, "quoted tweet", problems)
+        quoted_id = quote.id if quote else as_str(quoted.get("id_str"))
+        if quoted_id and quoted_id.isdigit():
+            quote_of = quote.url if quote else status_url(quoted_id)
+        embedded += [quote] if quote else []
     reply_id = as_str(data.get("in_reply_to_status_id_str"))
-    reply_to = (
-        status_url(reply_id, as_str(data.get("in_reply_to_screen_name"))) if reply_id else None
-    )
+    reply_to = None
+    if reply_id and reply_id.isdigit():
+        reply_to = status_url(reply_id, as_str(data.get("in_reply_to_screen_name")))
     parent = as_dict(data.get("parent"))
-    if as_str(parent.get("id_str")) and parent.get("__typename") != "TweetTombstone":
-        parent_post = parse_syndication(parent)
-        reply_to = reply_to or parent_post.url
-        embedded.append(parent_post)
+    if parent and parent.get("__typename") != "TweetTombstone":
+        parent_post = _nested(parent, "replied-to tweet", problems)
+        if parent_post:
+            reply_to = reply_to or parent_post.url
+            embedded.append(parent_post)
     extra: dict[str, Any] = pick(
         data,
         (
@@ -246,6 +259,11 @@ def parse_syndication(data: Mapping[str, Any]) -> Post:
     for key, name in _USER_EXTRAS:
         if user.get(key) is not None:
             extra[name] = user[key]
+    if problems:
+        extra["embedded_errors"] = problems
+    if expansions:
+        # The t.co URL each link came through, so the archiver resolves (and records) that hop too.
+        extra["short_links"] = {expanded: short for short, expanded in expansions.items()}
     card = _syndication_card(data, expansions)
     if card:
         extra["card"] = card
