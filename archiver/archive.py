@@ -32,8 +32,8 @@ from archiver.store.captures import (
     ROLE_REDIRECT,
     ROLE_RESPONSE,
     NewCapture,
-    link_target,
-    save_capture,
+    link_targets,
+    save_captures,
 )
 from archiver.store.db import session_factory
 from archiver.urls import normalise_url, validate_url
@@ -461,15 +461,14 @@ def _write(
     if not batch and not relinks:
         return outcomes
     with sessions.begin() as session:
-        for parent_id, url, target_id in relinks:
-            link_target(session, parent_id, url, target_id)
-        for task, record, duration in batch:
-            record = replace(record, parent_id=task.parent_id, job_id=job_id)
-            row = save_capture(session, record)
+        records = [replace(r, parent_id=t.parent_id, job_id=job_id) for t, r, _ in batch]
+        rows = save_captures(session, records)
+        targets = list(relinks)
+        for (task, record, duration), row in zip(batch, rows, strict=True):
             if task.parent_id is not None:
-                link_target(session, task.parent_id, task.link_url or task.url, row.id)
+                targets.append((task.parent_id, task.link_url or task.url, row.id))
             for other in waiting.pop(_key(task.url), []):
-                link_target(session, other.parent_id or 0, other.link_url or other.url, row.id)
+                targets.append((other.parent_id or 0, other.link_url or other.url, row.id))
             outcomes.append(
                 CaptureOutcome(
                     capture_id=row.id,
@@ -485,6 +484,7 @@ def _write(
                     retry_after=_retry_after(record),
                 )
             )
+        link_targets(session, targets)
         # Rows are not read again through this session; dropping them keeps memory flat.
         session.expunge_all()
     return outcomes
