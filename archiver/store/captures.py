@@ -184,7 +184,12 @@ def _fields(record: NewCapture) -> dict[str, Any]:
             language=post.lang,
         )
         fields.setdefault("site_name", post.platform.value)
-    fields["meta"] = _json_safe(meta) if meta else None
+    # JSON-LD is parsed JSON already; walking it again cost more than the rest of the record.
+    jsonld = meta.pop("jsonld", None)
+    meta = _json_safe(meta)
+    if jsonld is not None:
+        meta["jsonld"] = jsonld
+    fields["meta"] = meta or None
     return fields
 
 
