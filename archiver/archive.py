@@ -322,6 +322,9 @@ def _wants_media(record: NewCapture, url: str, config: Config) -> bool:
 PROCESS_POOL_MIN_TASKS = 16
 #: Captures written per transaction at most (each capture is always whole within one).
 WRITE_BATCH = 64
+#: A batch is written once this many captures are ready, or the oldest waited WRITE_DELAY s.
+WRITE_BATCH_MIN = 16
+WRITE_DELAY = 0.25
 
 
 def _usable_cpus() -> int:
@@ -371,6 +374,7 @@ def archive(
     extracting: dict[Future[Page], _Extraction] = {}
     #: Finished captures not yet written: (task, record, seconds it took).
     ready: list[tuple[_Task, NewCapture, float]] = []
+    ready_since: float | None = None  # when the oldest unwritten capture finished
     #: Outlinks of earlier captures to point at a capture already made in this run.
     relinks: list[tuple[int, str, int]] = []
 
@@ -404,9 +408,14 @@ def archive(
                     fetching[threads.submit(run, task, pool is not None)] = task
                 if not (fetching or extracting or ready or relinks):
                     break
-                if not ready:
-                    busy: list[Future[Any]] = [*fetching, *extracting]
-                    wait(busy, return_when=FIRST_COMPLETED)
+                busy: list[Future[Any]] = [*fetching, *extracting]
+                if busy and len(ready) < WRITE_BATCH_MIN:
+                    # A transaction costs about what a capture does: gather a few, but never
+                    # keep a finished capture unwritten for long.
+                    timeout = None
+                    if ready_since is not None:
+                        timeout = max(0.0, ready_since + WRITE_DELAY - time.monotonic())
+                    wait(busy, timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in [f for f in fetching if f.done()]:
                     task = fetching.pop(future)
                     record, started = future.result()
@@ -424,9 +433,19 @@ def archive(
                         item.url, item.response, config, item.captured_at, done_page.result()
                     )
                     ready.append((job.task, record, time.monotonic() - job.started))
+                if ready and ready_since is None:
+                    ready_since = time.monotonic()
+                due = (
+                    not (fetching or extracting)
+                    or len(ready) >= WRITE_BATCH_MIN
+                    or (ready_since is not None and time.monotonic() >= ready_since + WRITE_DELAY)
+                )
+                if not due:
+                    continue
                 batch, ready[:] = ready[:WRITE_BATCH], ready[WRITE_BATCH:]
                 outcomes = _write(sessions, batch, relinks, waiting, job_id)
                 relinks.clear()
+                ready_since = time.monotonic() if ready else None
                 for (task, record, _), outcome in zip(batch, outcomes, strict=True):
                     seen[_key(task.url)] = outcome.capture_id
                     log.info(

@@ -278,19 +278,26 @@ def save_captures(session: Session, records: Sequence[NewCapture]) -> list[model
     return captures
 
 
+_C = models.Capture
+#: Built once: constructing a statement costs more than SQLite takes to run it.
+_LATEST = sa.select(_C.url, _C.status, _C.content_hash).where(
+    _C.id.in_(
+        sa.select(sa.func.max(_C.id))
+        .where(_C.url.in_(sa.bindparam("urls", expanding=True)), _C.status != Status.FAILED)
+        .group_by(_C.url)
+    )
+)
+_KNOWN_BODIES = sa.select(models.Body.sha256).where(
+    models.Body.sha256.in_(sa.bindparam("digests", expanding=True))
+)
+
+
 def _latest_states(session: Session, urls: set[str]) -> dict[str, tuple[str, str | None]]:
     """(status, content_hash) of each URL's latest non-failed capture."""
     found: dict[str, tuple[str, str | None]] = {}
-    C = models.Capture
+    connection = session.connection()
     for chunk in _chunks(sorted(urls)):
-        latest = (
-            sa.select(sa.func.max(C.id))
-            .where(C.url.in_(chunk), C.status != Status.FAILED)
-            .group_by(C.url)
-        )
-        for url, status, digest in session.execute(
-            sa.select(C.url, C.status, C.content_hash).where(C.id.in_(latest))
-        ):
+        for url, status, digest in connection.execute(_LATEST, {"urls": list(chunk)}):
             found[url] = (status, digest)
     return found
 
@@ -311,7 +318,7 @@ def _put_bodies(session: Session, records: Sequence[NewCapture]) -> dict[int, st
     for chunk in _chunks(sorted(data)):
         # Only the keys are read: loading rows would copy every compressed blob.
         known.update(
-            session.scalars(sa.select(models.Body.sha256).where(models.Body.sha256.in_(chunk)))
+            session.connection().execute(_KNOWN_BODIES, {"digests": list(chunk)}).scalars()
         )
     now = datetime.now().astimezone()
     new = [
