@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -327,6 +329,25 @@ WRITE_BATCH_MIN = 16
 WRITE_DELAY = 0.25
 
 
+#: Captures between returns of freed memory to the system (see _release_freed_memory).
+TRIM_EVERY = 1000
+
+
+def _release_freed_memory() -> None:
+    """Hand freed heap memory back to the system (glibc only).
+
+    Bodies of a few hundred KB are allocated in fetch threads and freed in this one; glibc keeps
+    the freed space in per-thread arenas, and a run of 10,000 URLs grew by tens of MB for it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):  # musl and others have no malloc_trim
+        return
+    trim(0)
+
+
 def _usable_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -375,6 +396,7 @@ def archive(
     #: Finished captures not yet written: (task, record, seconds it took).
     ready: list[tuple[_Task, NewCapture, float]] = []
     ready_since: float | None = None  # when the oldest unwritten capture finished
+    written = trimmed = 0
     #: Outlinks of earlier captures to point at a capture already made in this run.
     relinks: list[tuple[int, str, int]] = []
 
@@ -446,6 +468,10 @@ def archive(
                 outcomes = _write(sessions, batch, relinks, waiting, job_id)
                 relinks.clear()
                 ready_since = time.monotonic() if ready else None
+                written += len(batch)
+                if written >= trimmed + TRIM_EVERY:
+                    trimmed = written
+                    _release_freed_memory()
                 for (task, record, _), outcome in zip(batch, outcomes, strict=True):
                     seen[_key(task.url)] = outcome.capture_id
                     log.info(

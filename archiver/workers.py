@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 _LENGTH = struct.Struct(">I")
 #: What a capture records when a page kills the extraction process twice (a parser crash).
 CRASHED = "text extraction crashed its worker process twice; stored without it"
+#: How a worker is started, after the running interpreter's path.
+WORKER_ARGS: tuple[str, ...] = ("-m", "archiver.workers")
+#: The first frame a worker sends, once it has imported the extractor.
+READY = ("ready", 1)
 
 
 @dataclass
@@ -95,6 +99,7 @@ class ExtractionPool:
         # One thread per worker process, one page at a time: the round trip is a fraction of a
         # millisecond against tens of milliseconds of extraction.
         process: subprocess.Popen[bytes] | None = None
+        inline = False
         try:
             while True:
                 job = self._jobs.get()
@@ -102,8 +107,19 @@ class ExtractionPool:
                     return
                 if job.future.cancelled():
                     continue
+                if process is None and not inline:
+                    try:
+                        process = _start_worker()
+                    except WorkerUnavailable as exc:
+                        # No child interpreter here (a frozen or embedded Python): extract in
+                        # this thread, as small batches do, rather than lose the text.
+                        log.warning(
+                            "extraction workers unavailable (%s); extracting in-process", exc
+                        )
+                        inline = True
                 if process is None:
-                    process = _start_worker()
+                    job.future.set_result(_extract(job.body, job.url, job.charset))
+                    continue
                 try:
                     assert process.stdin is not None and process.stdout is not None
                     _write_frame(process.stdin, (job.body, job.url, job.charset))
@@ -129,17 +145,43 @@ class ExtractionPool:
                 _stop(process)
 
 
+class WorkerUnavailable(Exception):
+    """A worker process could not be started or did not come up."""
+
+
+def _extract(body: bytes, url: str, charset: str | None) -> Page:
+    from archiver.extract import extract_page
+
+    return extract_page(body, url, charset=charset)
+
+
 def _start_worker() -> subprocess.Popen[bytes]:
+    """A running worker that said it is ready; WorkerUnavailable if none can be had."""
     env = dict(os.environ)
     # The child must import this very archiver package, installed or not.
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return subprocess.Popen(
-        [sys.executable, "-m", "archiver.workers"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-    )
+    if not sys.executable:
+        raise WorkerUnavailable("no Python executable to start")
+    try:
+        process = subprocess.Popen(
+            [sys.executable, *WORKER_ARGS],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+    except OSError as exc:
+        raise WorkerUnavailable(str(exc)) from exc
+    try:
+        assert process.stdout is not None
+        hello = _read_frame(process.stdout)
+    except (EOFError, OSError, pickle.UnpicklingError) as exc:
+        _stop(process)
+        raise WorkerUnavailable(f"the worker exited before it was ready ({exc})") from exc
+    if hello != READY:
+        _stop(process)
+        raise WorkerUnavailable(f"the worker answered {hello!r} instead of being ready")
+    return process
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -155,9 +197,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
-    """The worker's side: extract each page sent until the pipe closes."""
+    """The worker's side: say it is ready, then extract each page sent until the pipe closes."""
     from archiver.extract import extract_page
 
+    _write_frame(stdout, READY)
     while True:
         try:
             body, url, charset = _read_frame(stdin)

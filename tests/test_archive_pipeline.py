@@ -118,6 +118,7 @@ def test_a_worker_that_dies_is_replaced_and_the_page_kept_with_a_warning(
     started: list[int] = []
 
     def dying_worker() -> subprocess.Popen[bytes]:
+        # Comes up fine, then dies on the first page it is given.
         started.append(1)
         return subprocess.Popen(
             [sys.executable, "-c", "import sys; sys.stdin.buffer.read(4); sys.exit(3)"],
@@ -133,6 +134,24 @@ def test_a_worker_that_dies_is_replaced_and_the_page_kept_with_a_warning(
     finally:
         pool.close()
     assert len(started) == 2  # one retry on a fresh process, then the warning
+
+
+def test_without_workers_pages_are_extracted_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers.sys, "executable", "")
+    pool = workers.ExtractionPool(1)
+    try:
+        page = pool.submit(ARTICLE, "https://news.example/0", "utf-8").result(timeout=120)
+    finally:
+        pool.close()
+    assert page == extract_page(ARTICLE, "https://news.example/0", charset="utf-8")
+
+
+def test_a_worker_that_cannot_start_is_reported_as_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(workers, "WORKER_ARGS", ("-c", "import sys; sys.exit(2)"))
+    with pytest.raises(workers.WorkerUnavailable, match="exited before it was ready"):
+        workers._start_worker()
 
 
 def test_workers_extract_like_the_library() -> None:
