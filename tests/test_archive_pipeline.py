@@ -19,7 +19,7 @@ from archiver.archive import PROCESS_POOL_MIN_TASKS, archive
 from archiver.config import Config, FetchConfig
 from archiver.extract import extract_page
 from archiver.fetch import Fetcher
-from archiver.model import Page, Platform, Status
+from archiver.model import Author, Page, Platform, Post, Status
 from archiver.store import models
 from archiver.store.captures import NewCapture, save_captures
 from archiver.store.db import open_database, session_factory
@@ -203,3 +203,39 @@ def test_save_captures_classifies_within_a_batch_and_rows_stay_writable(engine: 
         assert stored[0].sha256 == stored[1].sha256 != stored[2].sha256  # type: ignore[union-attr]
         assert session.scalar(sa.select(sa.func.count()).select_from(models.Body)) == 2
         assert session.scalar(sa.select(sa.func.count()).select_from(models.Link)) == 3
+
+
+def test_one_batch_holds_failed_page_and_post_captures(engine: Engine) -> None:
+    post = Post(
+        platform=Platform.TWITTER,
+        id="1",
+        url="https://x.com/a/status/1",
+        author=Author(name="A", handle="a"),
+        text="hello",
+        via="syndication",
+        created_at=T0,
+    )
+    records = [
+        _record("https://a.example/", "one", T0),
+        NewCapture(
+            url="https://gone.example/",
+            platform=Platform.WEB,
+            captured_at=T0,
+            status=Status.FAILED,
+            error="network: refused",
+        ),
+        NewCapture(
+            url=post.url, platform=Platform.TWITTER, captured_at=T0, status=Status.OK, post=post
+        ),
+    ]
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        rows = save_captures(session, records)
+        ids = [r.id for r in rows]
+    with sessions() as session:
+        stored = [session.get(models.Capture, i) for i in ids]
+        assert [(s.status, s.title, s.text) for s in stored if s is not None] == [
+            ("ok", "T", "one"),
+            ("failed", None, None),
+            ("ok", "A (@a) on twitter", "hello"),
+        ]

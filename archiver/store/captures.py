@@ -228,6 +228,8 @@ def save_captures(session: Session, records: Sequence[NewCapture]) -> list[model
             previous[record.url] = (status.value, digest)
         rows.append(
             dict(
+                # One executemany needs the same keys in every row, whatever the record held.
+                **dict.fromkeys(_CONTENT_COLUMNS),
                 url=record.url,
                 final_url=record.final_url,
                 canonical_url=record.canonical_url,
@@ -247,8 +249,8 @@ def save_captures(session: Session, records: Sequence[NewCapture]) -> list[model
                 change=_classify(before, status, digest or ""),
                 meta_hash=None,
                 chain_hash=None,
-                **fields,
             )
+            | fields
         )
     inserted = connection.execute(
         sa.insert(models.Capture).returning(models.Capture.id, sort_by_parameter_order=True),
@@ -279,6 +281,18 @@ def save_captures(session: Session, records: Sequence[NewCapture]) -> list[model
 
 
 _C = models.Capture
+#: Columns `_fields` may fill; a record that has none of them stores NULLs.
+_CONTENT_COLUMNS = (
+    "title",
+    "text",
+    "authors",
+    "published_at",
+    "modified_at",
+    "site_name",
+    "language",
+    "description",
+    "meta",
+)
 #: Built once: constructing a statement costs more than SQLite takes to run it.
 _LATEST = sa.select(_C.url, _C.status, _C.content_hash).where(
     _C.id.in_(
