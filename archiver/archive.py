@@ -330,7 +330,7 @@ WRITE_DELAY = 0.25
 
 
 #: Captures between returns of freed memory to the system (see _release_freed_memory).
-TRIM_EVERY = 1000
+TRIM_EVERY = 500
 
 
 def _release_freed_memory() -> None:
