@@ -390,7 +390,7 @@ def archive(
     workers = max(1, config.archive.concurrency)
     cpus = _usable_cpus()
     pool: ExtractionPool | None = None
-    backlog = cpus * 4
+    backlog = cpus * 8
     fetching: dict[Future[tuple[NewCapture | _Unextracted, float]], _Task] = {}
     extracting: dict[Future[Page], _Extraction] = {}
     #: Finished captures not yet written: (task, record, seconds it took).
@@ -415,7 +415,14 @@ def archive(
             while True:
                 if pool is None and cpus > 1 and len(pending) >= PROCESS_POOL_MIN_TASKS:
                     pool = ExtractionPool(cpus)
-                while pending and len(fetching) < workers and len(extracting) < backlog:
+                # Fetches keep flowing while pages wait for extraction (a fetch takes longer than
+                # an extraction, so stopping them at a full queue leaves the workers idle later);
+                # the total in hand stays bounded.
+                while (
+                    pending
+                    and len(fetching) < workers
+                    and len(fetching) + len(extracting) < workers + backlog
+                ):
                     task = pending.popleft()
                     key = _key(task.url)
                     if key in seen:
