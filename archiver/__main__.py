@@ -2,4 +2,5 @@
 
 from archiver.cli import main
 
-main()
+if __name__ == "__main__":  # worker processes import this module again and must not run it
+    main()

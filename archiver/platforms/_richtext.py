@@ -46,13 +46,18 @@ def _looks_like_url(visible: str) -> bool:
     return bool(stripped) and _URLISH.match(stripped) is not None
 
 
-def html_to_text(html: str, *, base_url: str | None = None) -> RichText:
-    """Plain text of post HTML: paragraphs → blank lines, `<br>` → newline, URL-like anchor
-    text → the anchor's full `href`; other anchor text is kept and its `href` listed."""
+def fragment_soup(markup: str) -> BeautifulSoup:
+    """An HTML fragment from a platform answer, parsed with the standard library's parser."""
     with warnings.catch_warnings():
         # Short bodies that look like a URL or file name make bs4 warn; they are still HTML.
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(html, "html.parser")
+        return BeautifulSoup(markup, "html.parser")
+
+
+def html_to_text(html: str, *, base_url: str | None = None) -> RichText:
+    """Plain text of post HTML: paragraphs → blank lines, `<br>` → newline, URL-like anchor
+    text → the anchor's full `href`; other anchor text is kept and its `href` listed."""
+    soup = fragment_soup(html)
     pieces: list[str] = []
     links: list[str] = []
 

@@ -15,12 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from bs4 import BeautifulSoup
 from lxml import etree
 
 from archiver.errors import ParseError
 from archiver.model import Author, Media, Platform, Post, PostResult
-from archiver.platforms._richtext import html_to_text
+from archiver.platforms._richtext import fragment_soup, html_to_text
 from archiver.platforms._route import (
     Attempts,
     array,
@@ -289,7 +288,7 @@ def _comment_post(comment: Mapping[str, Any], post_url: str, via: str) -> Post:
 
 def _atom_content(content_html: str, base_url: str) -> tuple[str, tuple[str, ...]]:
     """Body of a feed entry: the markdown div's text, and the `[link]` target of link posts."""
-    soup = BeautifulSoup(content_html, "html.parser")
+    soup = fragment_soup(content_html)
     body = soup.find("div", class_="md")
     text, links = "", tuple[str, ...]()
     if body is not None:
@@ -376,7 +375,7 @@ def parse_oembed(data: Mapping[str, Any], *, post_id: str, via: str = "oembed") 
         raise ParseError("Reddit oEmbed answer has neither 'title' nor 'html'.")
     url = f"{BASE}/comments/{post_id}/"
     extra: dict[str, Any] = {"oembed_html": data.get("html")}
-    soup = BeautifulSoup(_str(data.get("html")) or "", "html.parser")
+    soup = fragment_soup(_str(data.get("html")) or "")
     for anchor in soup.find_all("a", href=True):
         href = str(anchor["href"])
         path = urlsplit(href).path

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from bs4 import BeautifulSoup
 from bs4.element import Comment, NavigableString, Tag
 
 from archiver.errors import ParseError
 from archiver.model import Platform, Post, utc_iso
+from archiver.platforms._richtext import fragment_soup
 from archiver.platforms.twitter.fields import MONTHS, as_str, author_of, unique
 from archiver.platforms.twitter.ids import snowflake_time, status_id, status_url
 
@@ -84,7 +84,7 @@ def parse_oembed(data: Mapping[str, Any], url: str) -> Post:
     tweet_id = status_id(as_str(data.get("url")) or "") or status_id(url)
     if tweet_id is None:
         raise ParseError(f"oEmbed answer for {url} names no tweet status URL")
-    soup = BeautifulSoup(markup, "html.parser")
+    soup = fragment_soup(markup)
     quote = soup.find("blockquote")
     paragraph = quote.find("p") if isinstance(quote, Tag) else None
     if not isinstance(quote, Tag) or not isinstance(paragraph, Tag):
