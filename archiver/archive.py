@@ -29,7 +29,7 @@ from archiver.extract import extract_page
 from archiver.fetch import Fetcher, Response
 from archiver.model import Exchange, Page, Platform, Post, PostResult, Status
 from archiver.platforms import PlatformModule
-from archiver.provenance import index_capture
+from archiver.provenance import index_captures
 from archiver.store.captures import (
     ROLE_ATTEMPT,
     ROLE_REDIRECT,
@@ -595,9 +595,8 @@ def _write(
         # The chain lock comes before the inserts so that ids are handed out in sealing order.
         integrity.lock_chain(session)
         rows = save_captures(session, records)
-        for row in rows:
-            index_capture(session, row)
-            integrity.seal(session, row)
+        index_captures(session, rows)
+        integrity.seal_all(session, rows)
         targets = list(relinks)
         for (task, record, duration, _), row in zip(batch, rows, strict=True):
             if task.parent_id is not None:

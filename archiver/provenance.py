@@ -139,10 +139,20 @@ def fingerprints(text: str) -> set[int]:
 
 def index_capture(session: Session, capture: models.Capture) -> None:
     """Store the fingerprints of a flushed capture's text; called when the capture is saved."""
-    session.execute(sa.delete(models.Shingle).where(_S.capture_id == capture.id))
-    if not capture.text:
+    index_captures(session, [capture])
+
+
+def index_captures(session: Session, captures: Sequence[models.Capture]) -> None:
+    """Store the fingerprints of flushed captures' texts, in one delete and one insert."""
+    if not captures:
         return
-    rows = [{"hash": h, "capture_id": capture.id} for h in fingerprints(capture.text)]
+    session.execute(sa.delete(models.Shingle).where(_S.capture_id.in_([c.id for c in captures])))
+    rows = [
+        {"hash": h, "capture_id": capture.id}
+        for capture in captures
+        if capture.text
+        for h in fingerprints(capture.text)
+    ]
     if rows:
         session.execute(sa.insert(models.Shingle), rows)
 
