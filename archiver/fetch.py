@@ -25,7 +25,6 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import charset_normalizer
 import httpcore
 import httpx
 
@@ -34,6 +33,7 @@ import httpx
 # skips them given a transport), and HTTPTransport._pool in _DirectTransport.
 from httpx._utils import URLPattern, get_environment_proxies
 
+from archiver.charset import decode_text, detect_charset, media_type_of
 from archiver.config import FetchConfig
 from archiver.errors import (
     BlockedAddress,
@@ -68,7 +68,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ACCEPT_ENCODING = "gzip, deflate"
 _REDACTED = frozenset({"authorization", "cookie", "proxy-authorization"})
 _DECODE_STEP = 64 * 1024
-_SNIFF_BYTES = 64 * 1024
 
 
 # --- the response ------------------------------------------------------------------------------
@@ -150,88 +149,6 @@ def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return min(max((when - now).total_seconds(), 0.0), MAX_RETRY_AFTER_SECONDS)
-
-
-# --- charset -------------------------------------------------------------------------------------
-
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""")
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def _codec(label: str | None) -> str | None:
-    """Python codec name for a charset label, as browsers read it; None if unknown."""
-    if not label:
-        return None
-    try:
-        name = codecs.lookup(label.strip().strip("\"'")).name
-    except (LookupError, ValueError):
-        return None
-    # Browsers decode latin-1 and ASCII labels as windows-1252 (WHATWG Encoding), and so must we
-    # to read the same text the page showed.
-    return "cp1252" if name in ("iso8859-1", "ascii") else name
-
-
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def _is_textual(media_type: str) -> bool:
-    return (
-        not media_type
-        or media_type.startswith("text/")
-        or media_type.endswith(("+xml", "+json", "/xml", "/json", "/javascript", "/ecmascript"))
-        or media_type in ("application/xhtml+xml", "application/x-www-form-urlencoded")
-    )
-
-
-def detect_charset(body: bytes, content_type: str | None) -> str | None:
-    """Charset of `body`: BOM, then Content-Type, then `<meta>`, then detection; None for binary."""
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return name
-    for param in (content_type or "").split(";")[1:]:
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset":
-            declared = _codec(value)
-            if declared:
-                return declared
-    media_type = _media_type(content_type)
-    if not _is_textual(media_type):
-        return None
-    if media_type in ("", "text/html", "application/xhtml+xml") or media_type.endswith("xml"):
-        match = _XML_ENCODING.match(body[:1024]) or _META_CHARSET.search(body[:4096])
-        declared = _codec(match.group(1).decode("ascii")) if match else None
-        if declared:
-            return declared
-    sample = body[:_SNIFF_BYTES]
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        # A sample cut inside a multi-byte character is still UTF-8.
-        if exc.start >= len(sample) - 3 and len(body) > len(sample):
-            return "utf-8"
-    # Detection guesses wildly on a few bytes; browsers' default for unlabelled pages is cp1252.
-    best = charset_normalizer.from_bytes(sample).best() if len(sample) >= 512 else None
-    return (_codec(best.encoding) if best is not None else None) or "cp1252"
-
-
-def decode_text(body: bytes, charset: str | None) -> str:
-    """Decode with `charset` (utf-8 if unknown); never raises on bad bytes or bad labels."""
-    name = _codec(charset) or "utf-8"
-    if name == "utf-8":
-        name = "utf-8-sig"
-    try:
-        return body.decode(name, errors="replace")
-    except LookupError:
-        return body.decode("utf-8", errors="replace")
 
 
 # --- HTML redirects -----------------------------------------------------------------------------
@@ -787,7 +704,7 @@ class Fetcher:
         content_type = response.headers.get("content-type")
         return _Hop(
             exchange=replace(recorded, body=body),
-            content_type=_media_type(content_type),
+            content_type=media_type_of(content_type),
             charset=detect_charset(body, content_type),
         )
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import codecs
-import re
 
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
+
+from archiver.charset import BOMS, META_CHARSET
 
 
 def _parser() -> HTMLParser:
@@ -22,18 +23,10 @@ def _parser() -> HTMLParser:
     )
 
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 # libxml2 rejects these code points (XML 1.0 forbids them). In UTF-8 the control bytes never
 # occur inside a multi-byte sequence, so deleting them bytewise is safe (and faster than a regex).
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 _NONCHARACTERS = ("\ufffe".encode(), "\uffff".encode())
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
 
 
 def _known(charset: str | None) -> str | None:
@@ -52,7 +45,7 @@ def _utf8(data: bytes | str, charset: str | None, warnings: list[str]) -> bytes:
     passed through without re-encoding."""
     if isinstance(data, str):
         return data.encode("utf-8", "replace")
-    for bom, name in _BOMS:
+    for bom, name in BOMS:
         if data.startswith(bom):
             if name == "utf-8":
                 return data[len(bom) :]
@@ -60,7 +53,7 @@ def _utf8(data: bytes | str, charset: str | None, warnings: list[str]) -> bytes:
     given = _known(charset)
     if charset and not given:
         warnings.append(f"unknown charset {charset!r} given for the page; guessed instead")
-    match = _META_CHARSET.search(data[:4096])
+    match = META_CHARSET.search(data[:4096])
     declared = _known(match.group(1).decode("ascii", "replace")) if match else None
     candidates = [name for name in (given, declared) if name]
     # UTF-16/32 text can be valid UTF-8 byte for byte; a declaration of those is believed first.
