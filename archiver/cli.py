@@ -17,17 +17,20 @@ import typer
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from archiver import __version__
+from archiver import __version__, integrity
 from archiver.archive import CaptureOutcome, archive
 from archiver.config import MEDIA_CHOICES, Config, load_config
 from archiver.daemon import Daemon, archive_job, stop_on_signals
 from archiver.errors import ArchiverError
+from archiver.export import ExportFormat, export
 from archiver.fetch import Fetcher
 from archiver.history import diff_captures, timeline
 from archiver.model import Status, utc_iso
 from archiver.platforms import bluesky
+from archiver.provenance import provenance, provenance_of_url
 from archiver.queue import enqueue, queue_status, utcnow, write_session
 from archiver.schedule import serve
+from archiver.search import Order, search
 from archiver.store import captures as store
 from archiver.store import models
 from archiver.store.db import make_engine, open_database, session_factory, upgrade
@@ -581,24 +584,13 @@ def main() -> None:
 
 # --- Questions asked of the archive: provenance, search, export, verify ------------------------
 
-from datetime import datetime as _datetime  # noqa: E402
 
-from archiver import integrity as _integrity  # noqa: E402
-from archiver.export import ExportFormat as _ExportFormat  # noqa: E402
-from archiver.export import export as _export  # noqa: E402
-from archiver.model import utc_iso as _utc_iso  # noqa: E402
-from archiver.provenance import provenance as _provenance  # noqa: E402
-from archiver.provenance import provenance_of_url as _provenance_of_url  # noqa: E402
-from archiver.search import Order as _Order  # noqa: E402
-from archiver.search import search as _search  # noqa: E402
-
-
-def _date_option(value: str | None) -> _datetime | None:
+def _date_option(value: str | None) -> datetime | None:
     """ISO 8601 date or time; naive values are UTC."""
     if value is None:
         return None
     try:
-        return _datetime.fromisoformat(value)
+        return datetime.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(
             f"{value!r} is not a date; use e.g. 2026-11-01 or 2026-11-01T08:00Z"
@@ -623,14 +615,14 @@ def provenance_command(
     if file is not None:
         text = file.read_text(encoding="utf-8")
     with database() as engine, session_factory(engine)() as session:
-        result = _provenance_of_url(session, url) if url else _provenance(session, text or "")
+        result = provenance_of_url(session, url) if url else provenance(session, text or "")
     if as_json:
         _print_json(result.as_dict())
     for m in [] if as_json else result.matches:
         ids = ", ".join(f"#{i}" for i in m.capture_ids)
         typer.echo(f"{m.relation:6} {m.coverage:4.0%}  {m.url}  ({ids})")
-        published = _utc_iso(m.published_at) or "?"
-        first = _utc_iso(m.first_captured_at)
+        published = utc_iso(m.published_at) or "?"
+        first = utc_iso(m.first_captured_at)
         typer.echo(f"       published {published}, first captured {first}  {m.title or ''}")
         for k in m.linked_from:
             typer.echo(
@@ -654,13 +646,13 @@ def search_command(
     since: Annotated[str | None, typer.Option(help="Captured at or after (ISO 8601, UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="Captured before (ISO 8601, UTC).")] = None,
     status: Annotated[str | None, typer.Option(help="ok, gone or failed.")] = None,
-    order: Annotated[_Order, typer.Option(help="best or newest.")] = _Order.BEST,
+    order: Annotated[Order, typer.Option(help="best or newest.")] = Order.BEST,
     limit: Annotated[int, typer.Option(min=1, help="At most this many results.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit.")] = False,
 ) -> None:
     """Full-text search over captured titles and texts."""
     with database() as engine, session_factory(engine)() as session:
-        hits = _search(
+        hits = search(
             session,
             query,
             platform=platform,
@@ -677,8 +669,8 @@ def search_command(
             "capture_id": hit.capture_id,
             "url": hit.url,
             "title": hit.title,
-            "captured_at": _utc_iso(hit.captured_at),
-            "published_at": _utc_iso(hit.published_at),
+            "captured_at": utc_iso(hit.captured_at),
+            "published_at": utc_iso(hit.published_at),
             "snippet": hit.snippet,
         }
         if as_json:
@@ -696,8 +688,8 @@ def export_command(
         Path, typer.Argument(help="File to write (replaced when complete).", dir_okay=False)
     ],
     format: Annotated[
-        _ExportFormat, typer.Option("--format", help="warc, wacz, jsonl or csv.")
-    ] = _ExportFormat.WARC,
+        ExportFormat, typer.Option("--format", help="warc, wacz, jsonl or csv.")
+    ] = ExportFormat.WARC,
     url: Annotated[
         str | None, typer.Option(help="Only this URL's captures and what they led to.")
     ] = None,
@@ -707,7 +699,7 @@ def export_command(
 ) -> None:
     """Export captures as WARC 1.1, WACZ, JSON Lines or CSV."""
     with database() as engine, session_factory(engine)() as session:
-        summary = _export(session, out, format=format, url=url, since=_date_option(since))
+        summary = export(session, out, format=format, url=url, since=_date_option(since))
     records = "".join(f", {n} {kind}" for kind, n in summary.records.items())
     typer.echo(
         f"archiver: wrote {summary.captures} captures to {out} ({summary.bytes} bytes{records})",
@@ -721,7 +713,7 @@ def verify_command(
 ) -> None:
     """Re-hash every stored body and capture and walk the hash chain; exit 1 on any mismatch."""
     with database() as engine, session_factory(engine)() as session:
-        report = _integrity.verify(session)
+        report = integrity.verify(session)
     if as_json:
         _print_json(report.as_dict())
     for p in [] if as_json else report.problems:
