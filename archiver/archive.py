@@ -40,7 +40,7 @@ from archiver.store.captures import (
 )
 from archiver.store.db import session_factory
 from archiver.urls import normalise_url, redact_url, validate_url
-from archiver.workers import ExtractionPool
+from archiver.workers import Extracted, ExtractionPool
 
 log = logging.getLogger(__name__)
 
@@ -460,7 +460,7 @@ def archive(
     pool: ExtractionPool | None = None
     backlog = cpus * 8
     fetching: dict[Future[tuple[NewCapture | _Unextracted, float]], _Task] = {}
-    extracting: dict[Future[Page], _Extraction] = {}
+    extracting: dict[Future[Extracted], _Extraction] = {}
     #: Finished captures not yet written: (task, record, seconds it took, links to follow).
     ready: list[_Ready] = []
     ready_since: float | None = None  # when the oldest unwritten capture finished
@@ -526,19 +526,19 @@ def archive(
                     if isinstance(record, _Unextracted):
                         assert pool is not None
                         response = record.response
-                        page = pool.submit(response.body, response.final_url, response.charset)
-                        extracting[page] = _Extraction(task, record, started)
+                        submitted = pool.submit(response.body, response.final_url, response.charset)
+                        extracting[submitted] = _Extraction(task, record, started)
                     else:
                         ready.append(_ready(task, record, time.monotonic() - started))
                 for done_page in [f for f in extracting if f.done()]:
                     job = extracting.pop(done_page)
                     item = job.item
+                    page, hashes = done_page.result()
                     record = _after_routes(
-                        _page_capture(
-                            item.url, item.response, config, item.captured_at, done_page.result()
-                        ),
+                        _page_capture(item.url, item.response, config, item.captured_at, page),
                         item.routes,
                     )
+                    record = replace(record, fingerprints=hashes)
                     ready.append(_ready(job.task, record, time.monotonic() - job.started))
                 if ready and ready_since is None:
                     ready_since = time.monotonic()
@@ -595,7 +595,7 @@ def _write(
         # The chain lock comes before the inserts so that ids are handed out in sealing order.
         integrity.lock_chain(session)
         rows = save_captures(session, records)
-        index_captures(session, rows)
+        index_captures(session, rows, [r.fingerprints for r in records])
         integrity.seal_all(session, rows)
         targets = list(relinks)
         for (task, record, duration, _), row in zip(batch, rows, strict=True):

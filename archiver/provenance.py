@@ -10,9 +10,7 @@ for that guarantee find candidates through full-text search instead.
 
 from __future__ import annotations
 
-import hashlib
-import re
-import unicodedata
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,14 +20,18 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from archiver.errors import ArchiverError
+from archiver.fingerprint import (
+    GUARANTEED_WORDS,
+    fingerprints,
+    shingle_hashes,
+    shingles,
+    winnow,
+    words,
+)
 from archiver.model import utc_iso
 from archiver.search import matching_ids
 from archiver.store import models
 
-SHINGLE_WORDS = 5
-#: Winnowing window, in shingles: runs of WINDOW + SHINGLE_WORDS - 1 words always share a hash.
-WINDOW = 6
-GUARANTEED_WORDS = WINDOW + SHINGLE_WORDS - 1
 #: Coverage at which a document is taken to reproduce the passage (copy) rather than quote it.
 COPY_COVERAGE = 0.8
 #: Below this share of the passage a document is not reported at all (paraphrase, coincidence).
@@ -44,8 +46,6 @@ _C = models.Capture.__table__.c
 _S = models.Shingle.__table__.c
 _L = models.Link.__table__.c
 _E = models.Exchange.__table__.c
-_APOSTROPHES = re.compile("['’‘ʼ`´]")
-_WORD = re.compile(r"\w+")
 
 
 class ProvenanceError(ArchiverError):
@@ -106,55 +106,45 @@ class ProvenanceResult:
         }
 
 
-def words(text: str) -> list[str]:
-    """Normalised words: robust to case, Unicode forms, quote and dash styles, punctuation."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _WORD.findall(_APOSTROPHES.sub("", text))
-
-
-def shingles(tokens: Sequence[str]) -> list[tuple[str, ...]]:
-    """Overlapping SHINGLE_WORDS-word tuples; a shorter text is one shingle of all its words."""
-    if len(tokens) < SHINGLE_WORDS:
-        return [tuple(tokens)] if tokens else []
-    return [tuple(tokens[i : i + SHINGLE_WORDS]) for i in range(len(tokens) - SHINGLE_WORDS + 1)]
-
-
-def shingle_hash(shingle: tuple[str, ...]) -> int:
-    """A stable signed 64-bit hash (fits BIGINT), unlike Python's per-process hash()."""
-    digest = hashlib.blake2b(" ".join(shingle).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def winnow(hashes: Sequence[int], window: int = WINDOW) -> set[int]:
-    """The minimum of every `window` consecutive hashes (Schleimer et al., 2003)."""
-    if len(hashes) <= window:
-        return set(hashes)
-    return {min(hashes[i : i + window]) for i in range(len(hashes) - window + 1)}
-
-
-def fingerprints(text: str) -> set[int]:
-    """The shingle hashes of `text` that are stored in the index."""
-    return winnow([shingle_hash(s) for s in shingles(words(text))])
-
-
 def index_capture(session: Session, capture: models.Capture) -> None:
     """Store the fingerprints of a flushed capture's text; called when the capture is saved."""
     index_captures(session, [capture])
 
 
-def index_captures(session: Session, captures: Sequence[models.Capture]) -> None:
-    """Store the fingerprints of flushed captures' texts, in one delete and one insert."""
+def index_captures(
+    session: Session,
+    captures: Sequence[models.Capture],
+    known: Sequence[frozenset[int] | None] | None = None,
+) -> None:
+    """Store the fingerprints of flushed captures' texts, in one delete and one insert.
+
+    `known[i]`, when given, holds the fingerprints of `captures[i]`'s text already computed
+    (by an extraction worker); the others are computed here.
+    """
     if not captures:
         return
     session.execute(sa.delete(models.Shingle).where(_S.capture_id.in_([c.id for c in captures])))
-    rows = [
-        {"hash": h, "capture_id": capture.id}
-        for capture in captures
-        if capture.text
-        for h in fingerprints(capture.text)
-    ]
+    given = known if known is not None else [None] * len(captures)
+    rows: list[tuple[int, int]] = []
+    for capture, hashes in zip(captures, given, strict=True):
+        text = capture.text
+        if text:
+            found = hashes if hashes is not None else fingerprints(text)
+            rows += zip(found, itertools.repeat(capture.id, len(found)), strict=True)
     if rows:
-        session.execute(sa.insert(models.Shingle), rows)
+        # Hundreds of rows per capture: the driver's executemany, without a dict per row.
+        session.connection().exec_driver_sql(_INSERT_SHINGLES[_paramstyle(session)], rows)
+
+
+_INSERT_SHINGLES = {
+    "qmark": "INSERT INTO shingles (hash, capture_id) VALUES (?, ?)",
+    "format": "INSERT INTO shingles (hash, capture_id) VALUES (%s, %s)",
+}
+
+
+def _paramstyle(session: Session) -> str:
+    style = session.get_bind().dialect.paramstyle
+    return "format" if style in ("format", "pyformat") else style
 
 
 def reindex(session: Session, *, batch: int = 500) -> int:
@@ -237,9 +227,7 @@ def provenance(
         )
     wanted = set(shingles(tokens))
     if len(tokens) >= GUARANTEED_WORDS:
-        candidates = _indexed_candidates(
-            session, winnow([shingle_hash(s) for s in shingles(tokens)]), min_coverage
-        )
+        candidates = _indexed_candidates(session, winnow(shingle_hashes(tokens)), min_coverage)
     else:
         candidates = matching_ids(session, passage, limit=MAX_CANDIDATES)
     matches = _measure(session, candidates, wanted, min_coverage)

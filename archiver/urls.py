@@ -6,6 +6,7 @@ handed back by a server as a redirect.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -155,8 +156,12 @@ def _is_tracking(key: str, host: str) -> bool:
     return any(key in keys for hosts, keys in _SITE_TRACKING if _host_matches(host, hosts))
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_url(url: str) -> str:
-    """A comparable form of `url` for lookups: lower-case host, no default port, no trackers."""
+    """A comparable form of `url` for lookups: lower-case host, no default port, no trackers.
+
+    Cached: a batch looks up every URL several times, and IDNA checks are not cheap.
+    """
     parts = urlsplit(validate_url(url))
     host = parts.hostname or ""
     host = host.rstrip(".") if not host.startswith("[") else host

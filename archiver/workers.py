@@ -29,6 +29,10 @@ from typing import IO, Any
 
 from archiver.model import Page
 
+#: A page's extraction and the passage fingerprints of its text (computed beside it, so the
+#: process writing captures does not have to).
+Extracted = tuple[Page, frozenset[int]]
+
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">I")
@@ -45,7 +49,7 @@ class _Job:
     body: bytes
     url: str
     charset: str | None
-    future: Future[Page]
+    future: Future[Extracted]
     tries: int = 0
 
 
@@ -67,7 +71,7 @@ def _read_frame(stream: IO[bytes]) -> Any:
 
 
 class ExtractionPool:
-    """`processes` extraction workers; `submit` is thread-safe and returns a Future of the Page.
+    """`processes` extraction workers; `submit` is thread-safe and returns a Future of the page.
 
     A worker that dies is replaced and its page tried once more on the new one; a page that kills
     two workers gets a `Page` with only a warning, so one hostile page cannot stop a batch.
@@ -83,8 +87,8 @@ class ExtractionPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, body: bytes, url: str, charset: str | None) -> Future[Page]:
-        future: Future[Page] = Future()
+    def submit(self, body: bytes, url: str, charset: str | None) -> Future[Extracted]:
+        future: Future[Extracted] = Future()
         self._jobs.put(_Job(body, url, charset, future))
         return future
 
@@ -132,13 +136,13 @@ class ExtractionPool:
                     if job.tries < 2:
                         self._jobs.put(job)
                     else:
-                        job.future.set_result(Page(warnings=(CRASHED,)))
+                        job.future.set_result((Page(warnings=(CRASHED,)), frozenset()))
                     continue
                 if not ok:
                     # extract_page promises a Page whatever the input; a bug in it is logged and
                     # the capture kept with its body, as for a page too large to extract.
                     log.error("text extraction of %s failed: %s", job.url, value)
-                    value = Page(warnings=(f"text extraction failed: {value}",))
+                    value = (Page(warnings=(f"text extraction failed: {value}",)), frozenset())
                 job.future.set_result(value)
         finally:
             if process is not None:
@@ -149,10 +153,12 @@ class WorkerUnavailable(Exception):
     """A worker process could not be started or did not come up."""
 
 
-def _extract(body: bytes, url: str, charset: str | None) -> Page:
+def _extract(body: bytes, url: str, charset: str | None) -> Extracted:
     from archiver.extract import extract_page
+    from archiver.fingerprint import fingerprints
 
-    return extract_page(body, url, charset=charset)
+    page = extract_page(body, url, charset=charset)
+    return page, fingerprints(page.text) if page.text else frozenset()
 
 
 def _start_worker() -> subprocess.Popen[bytes]:
@@ -198,7 +204,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """The worker's side: say it is ready, then extract each page sent until the pipe closes."""
-    from archiver.extract import extract_page
+    import archiver.extract  # noqa: F401  (imported before saying it is ready)
 
     _write_frame(stdout, READY)
     while True:
@@ -207,7 +213,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         except EOFError:
             return
         try:
-            reply: tuple[bool, Any] = (True, extract_page(body, url, charset=charset))
+            reply: tuple[bool, Any] = (True, _extract(body, url, charset))
         except Exception as exc:  # extract_page promises a Page; a bug must not kill the batch
             reply = (False, f"{type(exc).__name__}: {exc}")
         _write_frame(stdout, reply)

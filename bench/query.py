@@ -28,7 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from archiver.provenance import fingerprints, provenance
+from archiver.fingerprint import fingerprints
+from archiver.provenance import provenance
 from archiver.search import search
 from archiver.store import models
 from archiver.store.captures import find_captures

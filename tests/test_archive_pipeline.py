@@ -19,6 +19,7 @@ from archiver.archive import PROCESS_POOL_MIN_TASKS, archive
 from archiver.config import Config, FetchConfig
 from archiver.extract import extract_page
 from archiver.fetch import Fetcher
+from archiver.fingerprint import fingerprints
 from archiver.model import Author, Page, Platform, Post, Status
 from archiver.store import models
 from archiver.store.captures import NewCapture, save_captures
@@ -97,6 +98,13 @@ def test_a_large_batch_extracts_in_worker_processes_and_links_every_capture(
                 )
             ).one()
             assert link.target_id == article.id
+        # The provenance index holds what the worker computed, as if computed here.
+        for capture in session.scalars(sa.select(models.Capture)).all():
+            stored = session.scalars(
+                sa.select(models.Shingle.hash).where(models.Shingle.capture_id == capture.id)
+            ).all()
+            assert capture.text
+            assert sorted(stored) == sorted(fingerprints(capture.text))
 
 
 def test_a_small_batch_extracts_in_process(
@@ -130,7 +138,7 @@ def test_a_worker_that_dies_is_replaced_and_the_page_kept_with_a_warning(
     pool = workers.ExtractionPool(1)
     try:
         page = pool.submit(b"<html><body><p>hi</p></body></html>", "https://a.example/", None)
-        assert page.result(timeout=60).warnings == (workers.CRASHED,)
+        assert page.result(timeout=60) == (Page(warnings=(workers.CRASHED,)), frozenset())
     finally:
         pool.close()
     assert len(started) == 2  # one retry on a fresh process, then the warning
@@ -140,10 +148,11 @@ def test_without_workers_pages_are_extracted_in_process(monkeypatch: pytest.Monk
     monkeypatch.setattr(workers.sys, "executable", "")
     pool = workers.ExtractionPool(1)
     try:
-        page = pool.submit(ARTICLE, "https://news.example/0", "utf-8").result(timeout=120)
+        page, hashes = pool.submit(ARTICLE, "https://news.example/0", "utf-8").result(timeout=120)
     finally:
         pool.close()
     assert page == extract_page(ARTICLE, "https://news.example/0", charset="utf-8")
+    assert page.text and hashes == fingerprints(page.text)
 
 
 def test_a_worker_that_cannot_start_is_reported_as_unavailable(
@@ -158,12 +167,13 @@ def test_workers_extract_like_the_library() -> None:
     pool = workers.ExtractionPool(2)
     try:
         futures = [pool.submit(ARTICLE, f"https://news.example/{n}", "utf-8") for n in range(3)]
-        pages = [f.result(timeout=120) for f in futures]
+        results = [f.result(timeout=120) for f in futures]
     finally:
         pool.close()
     expected = extract_page(ARTICLE, "https://news.example/0", charset="utf-8")
-    assert pages[0] == expected
-    assert {p.text for p in pages} == {expected.text}
+    assert expected.text
+    assert results[0] == (expected, fingerprints(expected.text))
+    assert {page.text for page, _ in results} == {expected.text}
 
 
 def _record(url: str, text: str, when: datetime) -> NewCapture:

@@ -6,8 +6,11 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
+from archiver import fingerprint as fp
 from archiver import provenance as prov
 from archiver.provenance import ProvenanceError, provenance, provenance_of_url
 from tests.fixtures.archive import ARTICLE_URL, PASSAGE, QUOTE, ArchiveBuilder, SampleArchive
@@ -132,14 +135,28 @@ def test_index_is_used_not_a_text_scan(session: Session, sample: SampleArchive) 
 
 
 def test_normalisation() -> None:
-    assert prov.words("Don’t — STOP… “now”") == prov.words('don\'t - stop... "NOW"')
-    assert prov.words("ﬁle") == ["file"]
+    assert fp.words("Don’t — STOP… “now”") == fp.words('don\'t - stop... "NOW"')
+    assert fp.words("ﬁle") == ["file"]
+
+
+@given(st.text(max_size=400))
+def test_fast_shingle_hashes_equal_the_defined_ones(text: str) -> None:
+    # Stored fingerprints must not depend on which of the two computes them.
+    tokens = fp.words(text)
+    assert fp.shingle_hashes(tokens) == [fp.shingle_hash(s) for s in fp.shingles(tokens)]
+
+
+def test_winnow_is_the_minimum_of_every_window() -> None:
+    hashes = [5, -3, 8, 1, 9, 2, 7, 7, -4, 6]
+    expected = {min(hashes[i : i + 3]) for i in range(len(hashes) - 2)}
+    assert fp.winnow(hashes, window=3) == expected == {-3, 1, 2, -4}
+    assert fp.winnow(hashes[:2], window=3) == {5, -3}
 
 
 def test_winnowing_guarantee() -> None:
     tokens = QUOTE.split()
-    hashes = [prov.shingle_hash(s) for s in prov.shingles(prov.words(QUOTE))]
-    stored = prov.winnow(hashes)
-    for start in range(len(tokens) - prov.GUARANTEED_WORDS):
-        window = " ".join(tokens[start : start + prov.GUARANTEED_WORDS])
-        assert prov.fingerprints(window) & stored
+    hashes = [fp.shingle_hash(s) for s in fp.shingles(fp.words(QUOTE))]
+    stored = fp.winnow(hashes)
+    for start in range(len(tokens) - fp.GUARANTEED_WORDS):
+        window = " ".join(tokens[start : start + fp.GUARANTEED_WORDS])
+        assert fp.fingerprints(window) & stored

@@ -48,6 +48,8 @@ class NewCapture:
     #: (url, kind) outlinks in order.
     links: tuple[tuple[str, str], ...] = ()
     extra_meta: Mapping[str, Any] = field(default_factory=dict)
+    #: Passage fingerprints of the text, when computed where it was extracted.
+    fingerprints: frozenset[int] | None = None
 
 
 #: zlib level for stored bodies: level 6 takes twice the CPU of 3 for about a tenth less space,
