@@ -130,6 +130,10 @@ def render_throughput(data: dict[str, Any]) -> list[str]:
         f"| extraction CPU per page (baseline) | {_fmt(bound['cpu_s_per_page'] * 1000)} ms | | |",
         f"| extraction's share of the CPU per capture | "
         f"{_fmt(ratios['cpu_extraction_share'], 2)} | | |",
+        f"| CPU ceiling: captures/s with every core busy at this CPU per capture, "
+        f"/ extraction bound | {_fmt(ratios.get('cpu_ceiling_captures_per_s'))} / "
+        f"{_fmt(ratios.get('cpu_ceiling_vs_extraction_bound'), 2)} "
+        f"(cores busy in the run: {_fmt(a.get('cores_busy'), 2)}) | | |",
         f"| peak memory: largest process (ru_maxrss) / whole tree (PSS) | "
         f"{_fmt(a['max_rss_mb'], 0)} MB / {_fmt(a['peak_pss_mb'], 0)} MB | < 300 MB | "
         f"{_met(targets.get('peak_memory_mb'))} |",

@@ -583,6 +583,13 @@ def evaluate(results: dict[str, Any]) -> dict[str, Any]:
         if archive["cpu_s_per_capture"]
         else None,
     }
+    # The most any pipeline spending this much CPU per capture could reach with every core busy:
+    # when it sits below the target, no amount of overlap closes the gap, only less CPU does.
+    cores = results["machine"].get("cores") or 1
+    if archive["cpu_s_per_capture"] and bound:
+        ceiling = cores / archive["cpu_s_per_capture"]
+        ratios["cpu_ceiling_captures_per_s"] = round(ceiling, 1)
+        ratios["cpu_ceiling_vs_extraction_bound"] = round(ceiling / bound, 3)
     results["ratios"] = ratios
     rss = [m["peak_pss_mb"] for m in results.get("memory", [])] or [archive["peak_pss_mb"]]
     targets = {
@@ -622,6 +629,12 @@ def render(results: dict[str, Any]) -> str:
         f"{results['ratios']['vs_sequential']:.1f}x the sequential loop; extraction is "
         f"{results['ratios']['cpu_extraction_share']:.2f} of the CPU spent per capture",
     ]
+    if "cpu_ceiling_vs_extraction_bound" in results["ratios"]:
+        lines.append(
+            f"CPU ceiling: {results['ratios']['cpu_ceiling_captures_per_s']:.1f} captures/s with "
+            f"every core busy = {results['ratios']['cpu_ceiling_vs_extraction_bound']:.2f} of "
+            f"the extraction bound (cores busy in the run: {a['cores_busy']})"
+        )
     if "rearchive" in results:
         r = results["rearchive"]
         lines.append(

@@ -72,6 +72,10 @@ def test_throughput_bench_reports_sane_figures(results: dict[str, Any]) -> None:
     assert results["sequential"]["pages"] == 4
     assert results["ratios"]["vs_extraction_bound"] > 0
     assert results["ratios"]["vs_sequential"] > 0
+    ceiling = results["ratios"]["cpu_ceiling_captures_per_s"]
+    assert ceiling == pytest.approx(
+        results["machine"]["cores"] / first["cpu_s_per_capture"], rel=0.01
+    )
     assert [m["urls"] for m in results["memory"]] == [3, 6]
     assert set(results["targets"]) >= {
         "throughput_vs_extraction_bound",
