@@ -102,8 +102,10 @@ class ExtractionPool:
     def _feed(self) -> None:
         # One thread per worker process, one page at a time: the round trip is a fraction of a
         # millisecond against tens of milliseconds of extraction.
-        process: subprocess.Popen[bytes] | None = None
-        inline = False
+        # The first worker starts before a page arrives, so its imports overlap the first fetches;
+        # a replacement for one that died starts when there is a page for it.
+        process = _try_start()
+        inline = process is None
         try:
             while True:
                 job = self._jobs.get()
@@ -112,15 +114,8 @@ class ExtractionPool:
                 if job.future.cancelled():
                     continue
                 if process is None and not inline:
-                    try:
-                        process = _start_worker()
-                    except WorkerUnavailable as exc:
-                        # No child interpreter here (a frozen or embedded Python): extract in
-                        # this thread, as small batches do, rather than lose the text.
-                        log.warning(
-                            "extraction workers unavailable (%s); extracting in-process", exc
-                        )
-                        inline = True
+                    process = _try_start()
+                    inline = process is None
                 if process is None:
                     job.future.set_result(_extract(job.body, job.url, job.charset))
                     continue
@@ -151,6 +146,17 @@ class ExtractionPool:
 
 class WorkerUnavailable(Exception):
     """A worker process could not be started or did not come up."""
+
+
+def _try_start() -> subprocess.Popen[bytes] | None:
+    """A worker, or None when none can be had (pages are then extracted in the calling thread)."""
+    try:
+        return _start_worker()
+    except WorkerUnavailable as exc:
+        # No child interpreter here (a frozen or embedded Python): extract in-process, as small
+        # batches do, rather than lose the text.
+        log.warning("extraction workers unavailable (%s); extracting in-process", exc)
+        return None
 
 
 def _extract(body: bytes, url: str, charset: str | None) -> Extracted:
