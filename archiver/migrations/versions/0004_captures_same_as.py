@@ -42,20 +42,20 @@ SQLITE_TRIGGERS = (
         INSERT INTO capture_fts(capture_fts, rowid, title, text)
         VALUES ('delete', old.id, old.title, old.text);
     END""",
-    # Two triggers, as an FTS5 'delete' of a row it never indexed would corrupt its totals.
-    """CREATE TRIGGER capture_fts_au AFTER UPDATE OF title, text ON captures
-        WHEN old.title IS NOT NULL OR old.text IS NOT NULL BEGIN
+    # An FTS5 'delete' of a row it never indexed would corrupt its totals, hence the guards;
+    # one trigger, so the old entry always goes before the new one comes in.
+    """CREATE TRIGGER capture_fts_au AFTER UPDATE OF title, text ON captures BEGIN
         INSERT INTO capture_fts(capture_fts, rowid, title, text)
-        VALUES ('delete', old.id, old.title, old.text);
-    END""",
-    """CREATE TRIGGER capture_fts_au_new AFTER UPDATE OF title, text ON captures
-        WHEN new.title IS NOT NULL OR new.text IS NOT NULL BEGIN
-        INSERT INTO capture_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+        SELECT 'delete', old.id, old.title, old.text
+        WHERE old.title IS NOT NULL OR old.text IS NOT NULL;
+        INSERT INTO capture_fts(rowid, title, text)
+        SELECT new.id, new.title, new.text
+        WHERE new.title IS NOT NULL OR new.text IS NOT NULL;
     END""",
 )
 #: Tables with foreign keys to captures.
 _SQLITE_CHILDREN = ("exchanges", "links", "shingles")
-SQLITE_TRIGGER_NAMES = ("capture_fts_ai", "capture_fts_ad", "capture_fts_au", "capture_fts_au_new")
+SQLITE_TRIGGER_NAMES = ("capture_fts_ai", "capture_fts_ad", "capture_fts_au")
 
 PG_DOCUMENT = "coalesce(new.title, '') || ' ' || coalesce(new.text, '')"
 PG_SYNC = f"""CREATE OR REPLACE FUNCTION capture_fts_sync() RETURNS trigger LANGUAGE plpgsql AS $$
