@@ -270,7 +270,7 @@ def save_captures(session: Session, records: Sequence[NewCapture]) -> list[model
         for capture_id, record in zip(ids, records, strict=True)
         for seq, (role, exchange) in enumerate(record.exchanges)
     ]
-    _compact_exchanges(exchanges, ids, rows, bases)
+    _compact_exchanges(exchanges, ids, bases)
     if exchanges:
         connection.execute(sa.insert(models.Exchange), exchanges)
     links = [
@@ -493,7 +493,6 @@ def _refer(
 def _compact_exchanges(
     exchanges: list[dict[str, Any]],
     ids: Sequence[int],
-    rows: Sequence[Mapping[str, Any]],
     bases: Mapping[int, Mapping[int, Mapping[str, Any]]],
 ) -> None:
     """Store the exchanges of re-captures as deltas against the referenced capture's."""
