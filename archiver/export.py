@@ -34,7 +34,7 @@ from archiver import __version__
 from archiver.errors import ArchiverError
 from archiver.model import utc_iso
 from archiver.store import models
-from archiver.store.captures import get_body
+from archiver.store.captures import capture_exchanges, get_body, header_pairs, resolve_captures
 
 SOFTWARE = f"archiver {__version__}"
 WARC_NAME = "data.warc.gz"
@@ -103,6 +103,12 @@ def select_capture_ids(
         )
     ).scalars()
     found = set(roots)
+    # Re-captures inherit final and canonical URLs from the capture they are the same as.
+    found.update(
+        session.execute(sa.select(_C.id).where(_C.same_as.in_(sorted(found)))).scalars()
+        if found
+        else ()
+    )
     frontier = sorted(found)
     for _ in range(_DESCENDANT_DEPTH):
         if not frontier:
@@ -125,12 +131,16 @@ def _utc(value: datetime) -> datetime:
 def iter_captures(
     session: Session, ids: Sequence[int] | None, *, since: datetime | None = None
 ) -> Iterator[models.Capture]:
-    """Captures in id order, a batch at a time so exports of any size keep memory flat."""
+    """Captures in id order, re-captures resolved (an export holds each one's content), a batch
+    at a time so exports of any size keep memory flat."""
     if ids is not None:
         for start in range(0, len(ids), _BATCH):
             chunk = ids[start : start + _BATCH]
-            yield from session.scalars(
-                sa.select(models.Capture).where(_C.id.in_(chunk)).order_by(_C.id)
+            yield from resolve_captures(
+                session,
+                session.scalars(
+                    sa.select(models.Capture).where(_C.id.in_(chunk)).order_by(_C.id)
+                ).all(),
             )
             session.expunge_all()
         return
@@ -142,7 +152,7 @@ def iter_captures(
         rows = list(session.scalars(query))
         if not rows:
             return
-        yield from rows
+        yield from resolve_captures(session, rows)
         last = rows[-1].id
         session.expunge_all()
 
@@ -270,9 +280,7 @@ class _WarcExport:
 
     def capture(self, capture: models.Capture) -> str | None:
         """Write the capture's exchanges; return the URL a replay of it should open."""
-        exchanges = self.session.scalars(
-            sa.select(models.Exchange).where(_E.capture_id == capture.id).order_by(_E.seq, _E.id)
-        ).all()
+        exchanges = capture_exchanges(self.session, capture)
         written = [e for e in exchanges if e.status is not None]
         for exchange in written:
             self.exchange(exchange)
@@ -290,7 +298,7 @@ class _WarcExport:
         status = exchange.status or 0
         http_headers = StatusAndHeaders(
             f"{status} {_reason(status, exchange.reason)}",
-            _response_headers(exchange.response_headers, len(body)),
+            _response_headers(header_pairs(exchange.response_headers), len(body)),
             protocol="HTTP/1.1",
         )
         warc_headers = {"WARC-Date": warc_date}
@@ -317,7 +325,7 @@ class _WarcExport:
                 http_headers=http_headers,
                 warc_headers_dict=warc_headers,
             )
-            mime = _mime(exchange.response_headers)
+            mime = _mime(header_pairs(exchange.response_headers))
         offset, length = self._write(record)
         digest = record.rec_headers.get_header("WARC-Payload-Digest")
         if earlier is None and body and exchange.sha256:
@@ -325,7 +333,9 @@ class _WarcExport:
         self.index.append(IndexEntry(exchange.url, started, mime, status, digest, offset, length))
 
         path, host = _request_target(exchange.url)
-        request_headers = [(k, v) for k, v in exchange.request_headers if not k.startswith(":")]
+        request_headers = [
+            (k, v) for k, v in header_pairs(exchange.request_headers) if not k.startswith(":")
+        ]
         if not any(k.lower() == "host" for k, _ in request_headers):
             request_headers.insert(0, ("Host", host))
         request = self.writer.create_warc_record(

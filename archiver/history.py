@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from archiver.errors import NotFound
 from archiver.model import Status, utc_iso
 from archiver.queue import as_utc, as_utc_or_none
+from archiver.store.captures import resolve_captures
 from archiver.store.models import Capture
 from archiver.urls import validate_url
 
@@ -70,7 +71,7 @@ def timeline(session: Session, url: str) -> list[TimelineEntry]:
     )
     if not captures:
         raise NotFound(f"No capture of {url} is stored. Archive it first: archiver archive URL.")
-    return [_entry(c) for c in captures]
+    return [_entry(c) for c in resolve_captures(session, captures)]
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ def diff_captures(
                 "earlier to compare it with. Give --from and --to to pick two captures."
             )
         before = found
+    before, after = resolve_captures(session, [before, after])
     fields = tuple(
         FieldChange(name, _value(before, name), _value(after, name))
         for name in DIFF_FIELDS

@@ -61,7 +61,7 @@ _BATCH = 500
 class Problem:
     """One integrity failure: what kind, where, and what was expected against what was found."""
 
-    #: body | meta | chain | unsealed
+    #: body | meta | chain | unsealed | reference
     kind: str
     capture_id: int | None
     sha256: str | None
@@ -111,6 +111,9 @@ def meta_document(
 ) -> bytes:
     """The canonical bytes a capture's meta_hash is taken over (sorted keys, UTC timestamps)."""
     document = {name: _value(row[name]) for name in _CAPTURE_FIELDS}
+    # Only re-captures carry the key, so the seals of captures made before it stay valid.
+    if row["same_as"] is not None:
+        document["same_as"] = row["same_as"]
     document["exchanges"] = [
         [e["url"], e["status"], e["sha256"], e["redirect_location"]] for e in exchanges
     ]
@@ -125,7 +128,7 @@ def chain(previous: str | None, meta_hash: str) -> str:
 
 
 def _capture_columns() -> list[sa.ColumnElement[Any]]:
-    return [_C[name] for name in _CAPTURE_FIELDS]
+    return [_C[name] for name in (*_CAPTURE_FIELDS, "same_as")]
 
 
 def _exchange_query(ids: sa.ColumnElement[bool]) -> sa.Select[Any]:
@@ -250,7 +253,13 @@ def _body_users(session: Session, sha: str) -> list[int]:
             sa.select(_E.capture_id.label("id")).where(_E.sha256 == sha),
         )
     ).scalars()
-    return sorted(set(ids))
+    users = set(ids)
+    if users:
+        # Re-captures whose exchanges inherit the body from the capture they are the same as.
+        users.update(
+            session.execute(sa.select(_C.id).where(_C.same_as.in_(sorted(users)))).scalars()
+        )
+    return sorted(users)
 
 
 def verify(session: Session) -> VerifyReport:
@@ -274,11 +283,38 @@ def verify(session: Session) -> VerifyReport:
         lo, hi = rows[0].id, rows[-1].id
         exchanges = _grouped(session.execute(_exchange_query(_E.capture_id.between(lo, hi))).all())
         links = _grouped(session.execute(_link_query(_L.capture_id.between(lo, hi))).all())
+        problems.extend(_check_references(session, rows))
         for row in rows:
             captures += 1
             problems.extend(_check_capture(row, exchanges, links, previous))
             previous = row.chain_hash
     return VerifyReport(bodies, captures, tuple(problems), previous)
+
+
+def _check_references(session: Session, rows: Sequence[sa.Row[Any]]) -> list[Problem]:
+    """A re-capture must refer to an earlier capture of its URL that holds its own content."""
+    referring = [row for row in rows if row.same_as is not None]
+    if not referring:
+        return []
+    targets = {
+        target.id: target
+        for target in session.execute(
+            sa.select(_C.id, _C.url, _C.same_as).where(
+                _C.id.in_(sorted({row.same_as for row in referring}))
+            )
+        )
+    }
+    found = []
+    for row in referring:
+        target = targets.get(row.same_as)
+        if target is None:
+            detail = f"same_as {row.same_as} does not exist"
+        elif target.same_as is not None or target.id >= row.id or target.url != row.url:
+            detail = f"same_as {row.same_as} is not an earlier capture of {row.url} with content"
+        else:
+            continue
+        found.append(Problem("reference", row.id, None, detail))
+    return found
 
 
 def _check_capture(

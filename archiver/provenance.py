@@ -321,6 +321,13 @@ def _measure(
         published = _aware(row.published_at)
         if published is not None and (group.published_at is None or published < group.published_at):
             group.published_at = published
+    # Unchanged re-captures hold no text of their own: they belong with the capture they repeat.
+    group_of = {capture_id: g for g in groups.values() for capture_id in g.capture_ids}
+    for chunk in _chunks(sorted(group_of)):
+        for capture_id, same_as in session.execute(
+            sa.select(_C.id, _C.same_as).where(_C.same_as.in_(chunk))
+        ):
+            group_of[same_as].capture_ids.append(capture_id)
     return list(groups.values())
 
 

@@ -7,7 +7,7 @@ import json
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -212,6 +212,8 @@ def save_captures(session: Session, records: Sequence[NewCapture]) -> list[model
     previous = _latest_states(session, {r.url for r in records})
     digests = _put_bodies(session, records)
     rows: list[dict[str, Any]] = []
+    #: (index in rows, id of the capture holding the content) of unchanged re-captures.
+    referring: list[tuple[int, int]] = []
     for record in records:
         fields = _fields(record)
         status = record.status
@@ -226,8 +228,12 @@ def save_captures(session: Session, records: Sequence[NewCapture]) -> list[model
             # It was there before: a 404/410 now means it was deleted, not that the link is bad.
             status, error = Status.GONE, None
         digest = content_hash(fields) if status == Status.OK else None
+        change = _classify(None if before is None else before[:2], status, digest or "")
+        if change == "unchanged" and status == Status.OK and before and before[2]:
+            referring.append((len(rows), before[2]))
         if status != Status.FAILED:
-            previous[record.url] = (status.value, digest)
+            # A capture earlier in this batch has no id yet to refer to.
+            previous[record.url] = (status.value, digest, None)
         rows.append(
             dict(
                 # One executemany needs the same keys in every row, whatever the record held.
@@ -248,12 +254,14 @@ def save_captures(session: Session, records: Sequence[NewCapture]) -> list[model
                 job_id=record.job_id,
                 post=post_dict(record.post) if record.post is not None else None,
                 content_hash=digest,
-                change=_classify(before, status, digest or ""),
+                change=change,
                 meta_hash=None,
                 chain_hash=None,
+                same_as=None,
             )
             | fields
         )
+    shared_links, bases = _refer(session, records, rows, referring)
     inserted = connection.execute(
         sa.insert(models.Capture).returning(models.Capture.id, sort_by_parameter_order=True),
         rows,
@@ -264,11 +272,13 @@ def save_captures(session: Session, records: Sequence[NewCapture]) -> list[model
         for capture_id, record in zip(ids, records, strict=True)
         for seq, (role, exchange) in enumerate(record.exchanges)
     ]
+    _compact_exchanges(exchanges, ids, bases)
     if exchanges:
         connection.execute(sa.insert(models.Exchange), exchanges)
     links = [
         {"capture_id": capture_id, "position": position, "url": url, "kind": kind}
-        for capture_id, record in zip(ids, records, strict=True)
+        for index, (capture_id, record) in enumerate(zip(ids, records, strict=True))
+        if index not in shared_links
         for position, (url, kind) in enumerate(record.links)
     ]
     if links:
@@ -295,12 +305,22 @@ _CONTENT_COLUMNS = (
     "description",
     "meta",
 )
+_HOLDER = models.Capture.__table__.alias("holder")
 #: Built once: constructing a statement costs more than SQLite takes to run it.
-_LATEST = sa.select(_C.url, _C.status, _C.content_hash).where(
-    _C.id.in_(
-        sa.select(sa.func.max(_C.id))
-        .where(_C.url.in_(sa.bindparam("urls", expanding=True)), _C.status != Status.FAILED)
-        .group_by(_C.url)
+_LATEST = (
+    sa.select(
+        _C.url,
+        _C.status,
+        sa.func.coalesce(_C.content_hash, _HOLDER.c.content_hash),
+        sa.func.coalesce(_C.same_as, _C.id),
+    )
+    .outerjoin(_HOLDER, _HOLDER.c.id == _C.same_as)
+    .where(
+        _C.id.in_(
+            sa.select(sa.func.max(_C.id))
+            .where(_C.url.in_(sa.bindparam("urls", expanding=True)), _C.status != Status.FAILED)
+            .group_by(_C.url)
+        )
     )
 )
 _KNOWN_BODIES = sa.select(models.Body.sha256).where(
@@ -308,13 +328,16 @@ _KNOWN_BODIES = sa.select(models.Body.sha256).where(
 )
 
 
-def _latest_states(session: Session, urls: set[str]) -> dict[str, tuple[str, str | None]]:
-    """(status, content_hash) of each URL's latest non-failed capture."""
-    found: dict[str, tuple[str, str | None]] = {}
+def _latest_states(
+    session: Session, urls: set[str]
+) -> dict[str, tuple[str, str | None, int | None]]:
+    """(status, content_hash, id of the capture holding its content) of each URL's latest
+    non-failed capture."""
+    found: dict[str, tuple[str, str | None, int | None]] = {}
     connection = session.connection()
     for chunk in _chunks(sorted(urls)):
-        for url, status, digest in connection.execute(_LATEST, {"urls": list(chunk)}):
-            found[url] = (status, digest)
+        for url, status, digest, holder in connection.execute(_LATEST, {"urls": list(chunk)}):
+            found[url] = (status, digest, holder)
     return found
 
 
@@ -353,6 +376,184 @@ def _put_bodies(session: Session, records: Sequence[NewCapture]) -> dict[int, st
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.connection().execute(insert(models.Body).on_conflict_do_nothing(), new)
     return digests
+
+
+#: Columns an unchanged re-capture (same_as set) leaves NULL when they equal the referenced
+#: capture's; readers take them from there. A NULL in them can only mean "the same", so a
+#: re-capture that lacks a value the referenced capture has is stored in full.
+INHERITED = (
+    "final_url",
+    "canonical_url",
+    "http_status",
+    "sha256",
+    "content_type",
+    "via",
+    "title",
+    "text",
+    "authors",
+    "published_at",
+    "modified_at",
+    "site_name",
+    "language",
+    "description",
+    "meta",
+    "post",
+    "content_hash",
+)
+#: The same for the exchanges of a re-capture, against the exchange at the same seq of the
+#: referenced capture; an exchange whose request_headers are a delta (a dict) inherits them.
+EXCHANGE_INHERITED = ("reason", "http_version", "sha256", "redirect_location", "redirect_kind")
+_EXCHANGE_BASE = (
+    "capture_id",
+    "seq",
+    "request_headers",
+    "response_headers",
+    *EXCHANGE_INHERITED,
+)
+
+
+def _stored_form(value: Any, dialect: str) -> Any:
+    """`value` as the database gives it back, so a new value compares with a stored one."""
+    if isinstance(value, datetime):
+        if dialect == "sqlite":
+            # SQLite keeps the wall-clock time and drops the offset.
+            return value.replace(tzinfo=None).isoformat()
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat()
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
+def _refer(
+    session: Session,
+    records: Sequence[NewCapture],
+    rows: list[dict[str, Any]],
+    referring: Sequence[tuple[int, int]],
+) -> tuple[set[int], dict[int, dict[int, Mapping[str, Any]]]]:
+    """Turn the rows of unchanged re-captures into references to the capture holding their
+    content: set same_as and clear every inherited column equal to that capture's.
+
+    Returns the indexes of rows whose links are the referenced capture's (not written again)
+    and, by row index, the referenced capture's exchanges by seq, to compact against.
+    """
+    if not referring:
+        return set(), {}
+    connection = session.connection()
+    dialect = connection.dialect.name
+    holder_ids = sorted({holder for _, holder in referring})
+    holders: dict[int, Mapping[str, Any]] = {}
+    holder_links: dict[int, list[tuple[str, str]]] = {}
+    holder_exchanges: dict[int, dict[int, Mapping[str, Any]]] = {}
+    columns = [_C.id, *(getattr(_C, name) for name in INHERITED)]
+    _E, _L = models.Exchange.__table__.c, models.Link.__table__.c
+    for chunk in _chunks(holder_ids):  # type: ignore[arg-type]
+        for found in connection.execute(sa.select(*columns).where(_C.id.in_(chunk))):
+            holders[found.id] = dict(found._mapping)
+        for link in connection.execute(
+            sa.select(_L.capture_id, _L.url, _L.kind)
+            .where(_L.capture_id.in_(chunk))
+            .order_by(_L.capture_id, _L.position, _L.id)
+        ):
+            holder_links.setdefault(link.capture_id, []).append((link.url, link.kind))
+        for exchange in connection.execute(
+            sa.select(*(_E[name] for name in _EXCHANGE_BASE)).where(_E.capture_id.in_(chunk))
+        ):
+            holder_exchanges.setdefault(exchange.capture_id, {})[exchange.seq] = dict(
+                exchange._mapping
+            )
+    shared_links: set[int] = set()
+    bases: dict[int, dict[int, Mapping[str, Any]]] = {}
+    for index, holder_id in referring:
+        values, holder = rows[index], holders.get(holder_id)
+        if holder is None:
+            continue
+        own_links = list(records[index].links)
+        base_links = holder_links.get(holder_id, [])
+        if (own_links or not base_links) and own_links != base_links:
+            links_shared = False
+        elif own_links == base_links:
+            links_shared = True
+        else:
+            continue  # no links now where there were some: only a full row can say so
+        same = []
+        for name in INHERITED:
+            if holder[name] is None:
+                continue
+            if values[name] is None:
+                break
+            if _stored_form(values[name], dialect) == _stored_form(holder[name], dialect):
+                same.append(name)
+        else:
+            values.update(dict.fromkeys(same), same_as=holder_id)
+            if links_shared:
+                shared_links.add(index)
+            bases[index] = holder_exchanges.get(holder_id, {})
+    return shared_links, bases
+
+
+def _compact_exchanges(
+    exchanges: list[dict[str, Any]],
+    ids: Sequence[int],
+    bases: Mapping[int, Mapping[int, Mapping[str, Any]]],
+) -> None:
+    """Store the exchanges of re-captures as deltas against the referenced capture's."""
+    if not bases:
+        return
+    by_id = {ids[index]: base for index, base in bases.items()}
+    for values in exchanges:
+        exchange_base = by_id.get(values["capture_id"], {}).get(values["seq"])
+        if exchange_base is None:
+            continue
+        own = [n for n in EXCHANGE_INHERITED if values[n] is not None]
+        if any(exchange_base[n] is not None and values[n] is None for n in EXCHANGE_INHERITED):
+            continue
+        for name in own:
+            if values[name] == exchange_base[name]:
+                values[name] = None
+        values["request_headers"] = headers_delta(
+            values["request_headers"], exchange_base["request_headers"]
+        )
+        if values["response_headers"] is not None and isinstance(
+            exchange_base["response_headers"], list
+        ):
+            values["response_headers"] = headers_delta(
+                values["response_headers"], exchange_base["response_headers"]
+            )
+
+
+def headers_delta(
+    headers: Sequence[Sequence[str]], base: Sequence[Sequence[str]]
+) -> dict[str, Any]:
+    """`headers` as the positions where they differ from `base`: {"n": count, "d": edits}.
+
+    An edit is [position, value] when the name is the same (case too), else [position, name,
+    value]; order, duplicates and case come back exactly (`apply_headers_delta`).
+    """
+    edits: list[list[Any]] = []
+    for position, (name, value) in enumerate(headers):
+        if position < len(base):
+            base_name, base_value = base[position]
+            if name == base_name:
+                if value != base_value:
+                    edits.append([position, value])
+                continue
+        edits.append([position, name, value])
+    return {"n": len(headers), "d": edits}
+
+
+def apply_headers_delta(delta: Mapping[str, Any], base: Sequence[Sequence[str]]) -> list[list[str]]:
+    edits = {int(edit[0]): edit[1:] for edit in delta["d"]}
+    headers: list[list[str]] = []
+    for position in range(int(delta["n"])):
+        edit = edits.get(position)
+        if edit is None:
+            headers.append([str(base[position][0]), str(base[position][1])])
+        elif len(edit) == 1:
+            headers.append([str(base[position][0]), str(edit[0])])
+        else:
+            headers.append([str(edit[0]), str(edit[1])])
+    return headers
 
 
 def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
@@ -420,27 +621,135 @@ def find_captures(session: Session, urls: Iterable[str], limit: int = 100) -> li
         sa.select(C.id).where(C.canonical_url.in_(keys)),
         sa.select(E.capture_id).where(E.url.in_(keys)),
     ).subquery()
+    # Re-captures inherit final and canonical URLs from the capture they are the same as.
+    found = sa.union(
+        sa.select(ids.c[0]), sa.select(C.id).where(C.same_as.in_(sa.select(ids.c[0])))
+    ).subquery()
     stmt = (
         sa.select(C)
-        .where(C.id.in_(sa.select(ids.c[0])))
+        .where(C.id.in_(sa.select(found.c[0])))
         .order_by(C.captured_at.desc(), C.id.desc())
         .limit(limit)
     )
     return list(session.scalars(stmt))
 
 
+_CAPTURE_COLUMNS = tuple(column.key for column in models.Capture.__table__.columns)
+_EXCHANGE_COLUMNS = tuple(column.key for column in models.Exchange.__table__.columns)
+
+
+def resolve_captures(session: Session, captures: Sequence[models.Capture]) -> list[models.Capture]:
+    """The captures with what a re-capture leaves out taken from the capture it is the same as.
+
+    Every reader of content columns goes through this (or `resolve_capture`). Re-captures come
+    back as copies that are not in the session, so nothing resolved is ever written back.
+    """
+    wanted = sorted({c.same_as for c in captures if c.same_as is not None})
+    holders: dict[int, models.Capture] = {}
+    for chunk in _chunks(wanted):  # type: ignore[arg-type]
+        holders.update(
+            (row.id, row) for row in session.scalars(sa.select(_C).where(_C.id.in_(chunk)))
+        )
+    resolved = []
+    for capture in captures:
+        holder = holders.get(capture.same_as) if capture.same_as is not None else None
+        if holder is None:
+            resolved.append(capture)
+            continue
+        values = {name: getattr(capture, name) for name in _CAPTURE_COLUMNS}
+        for name in INHERITED:
+            if values[name] is None:
+                values[name] = getattr(holder, name)
+        resolved.append(models.Capture(**values))
+    return resolved
+
+
+def resolve_capture(session: Session, capture: models.Capture) -> models.Capture:
+    return resolve_captures(session, [capture])[0]
+
+
+def capture_exchanges(session: Session, capture: models.Capture) -> list[models.Exchange]:
+    """The capture's exchanges in order, deltas of a re-capture resolved to full values."""
+    E = models.Exchange
+    own = session.scalars(
+        sa.select(E).where(E.capture_id == capture.id).order_by(E.seq, E.id)
+    ).all()
+    if capture.same_as is None or not any(isinstance(e.request_headers, dict) for e in own):
+        return list(own)
+    bases = {e.seq: e for e in session.scalars(sa.select(E).where(E.capture_id == capture.same_as))}
+    resolved = []
+    for exchange in own:
+        base = bases.get(exchange.seq)
+        if base is None or not isinstance(exchange.request_headers, dict):
+            resolved.append(exchange)
+            continue
+        values = {name: getattr(exchange, name) for name in _EXCHANGE_COLUMNS}
+        for name in EXCHANGE_INHERITED:
+            if values[name] is None:
+                values[name] = getattr(base, name)
+        for name in ("request_headers", "response_headers"):
+            if isinstance(values[name], dict) and isinstance(getattr(base, name), list):
+                values[name] = apply_headers_delta(values[name], getattr(base, name))
+        resolved.append(E(**values))
+    return resolved
+
+
+def header_pairs(headers: list[list[str]] | dict[str, Any] | None) -> list[list[str]]:
+    """The [name, value] list of an exchange read through `capture_exchanges`."""
+    if isinstance(headers, dict):
+        raise ValueError("header delta not resolved: read exchanges with capture_exchanges()")
+    return headers or []
+
+
+@dataclass(frozen=True)
+class Outlink:
+    url: str
+    kind: str
+    #: The capture the link led to from this capture, when it was followed.
+    target_id: int | None
+
+
+def capture_links(session: Session, capture: models.Capture) -> list[Outlink]:
+    """The capture's outlinks in order; a re-capture without links of its own has the
+    referenced capture's, led to the captures it made itself."""
+    L = models.Link
+    links = session.scalars(
+        sa.select(L).where(L.capture_id == capture.id).order_by(L.position, L.id)
+    ).all()
+    if links or capture.same_as is None:
+        return [Outlink(link.url, link.kind, link.target_id) for link in links]
+    links = session.scalars(
+        sa.select(L).where(L.capture_id == capture.same_as).order_by(L.position, L.id)
+    ).all()
+    # A followed link's capture is a child of this capture, under the link's URL or the URL it
+    # was followed as (a short link expanded) when the referenced capture followed it.
+    mine = dict(
+        session.execute(
+            sa.select(_C.url, _C.id).where(_C.parent_id == capture.id).order_by(_C.id.desc())
+        ).all()
+    )
+    followed_as = dict(
+        session.execute(
+            sa.select(_C.id, _C.url).where(
+                _C.id.in_([link.target_id for link in links if link.target_id is not None])
+            )
+        ).all()
+    )
+    return [
+        Outlink(
+            link.url,
+            link.kind,
+            mine.get(link.url, mine.get(followed_as.get(link.target_id or 0, ""))),
+        )
+        for link in links
+    ]
+
+
 def capture_dict(session: Session, capture: models.Capture) -> dict[str, Any]:
     """The JSON shape of a capture that `archive --json` and `show --json` print."""
-    exchanges = session.scalars(
-        sa.select(models.Exchange)
-        .where(models.Exchange.capture_id == capture.id)
-        .order_by(models.Exchange.seq)
-    ).all()
-    links = session.scalars(
-        sa.select(models.Link)
-        .where(models.Link.capture_id == capture.id)
-        .order_by(models.Link.position)
-    ).all()
+    capture = resolve_capture(session, capture)
+    exchanges = capture_exchanges(session, capture)
+    links = capture_links(session, capture)
     meta = capture.meta or {}
     return {
         "id": capture.id,
@@ -484,6 +793,7 @@ def capture_dict(session: Session, capture: models.Capture) -> dict[str, Any]:
         "via": capture.via,
         "change": capture.change,
         "post": capture.post,
+        "same_as": capture.same_as,
     }
 
 

@@ -89,6 +89,9 @@ class Capture(Base):
     #: Tamper-evident log: hash of this row's metadata, chained to the previous capture's.
     meta_hash: Mapped[str | None] = mapped_column(String(64))
     chain_hash: Mapped[str | None] = mapped_column(String(64))
+    #: The capture holding this one's content when it is an unchanged re-capture: its NULL
+    #: content columns, links and exchange details are that capture's (see store.captures).
+    same_as: Mapped[int | None] = mapped_column(ForeignKey("captures.id"))
 
     __table_args__ = (
         Index("ix_captures_url", "url", postgresql_using="hash"),
@@ -98,6 +101,7 @@ class Capture(Base):
         Index("ix_captures_parent_id", "parent_id"),
         Index("ix_captures_sha256", "sha256"),
         Index("ix_captures_job_id", "job_id"),
+        Index("ix_captures_same_as", "same_as"),
     )
 
 
@@ -112,12 +116,14 @@ class Exchange(Base):
     role: Mapped[str] = mapped_column(String(16))
     method: Mapped[str] = mapped_column(String(16))
     url: Mapped[str] = mapped_column(Text)
-    request_headers: Mapped[list[list[str]]] = mapped_column(JSON)
+    #: A list of [name, value], or for a re-capture a delta against the exchange at the same
+    #: seq of the capture it is the same as (see store.captures.headers_delta).
+    request_headers: Mapped[list[list[str]] | dict[str, Any]] = mapped_column(JSON)
     started_at: Mapped[datetime]
     status: Mapped[int | None]
     reason: Mapped[str | None] = mapped_column(Text)
     http_version: Mapped[str | None] = mapped_column(String(16))
-    response_headers: Mapped[list[list[str]] | None] = mapped_column(JSON)
+    response_headers: Mapped[list[list[str]] | dict[str, Any] | None] = mapped_column(JSON)
     sha256: Mapped[str | None] = mapped_column(ForeignKey("bodies.sha256"))
     redirect_location: Mapped[str | None] = mapped_column(Text)
     redirect_kind: Mapped[str | None] = mapped_column(String(16))
