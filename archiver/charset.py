@@ -74,8 +74,28 @@ def detect_charset(body: bytes, content_type: str | None) -> str | None:
         if exc.start >= len(sample) - 3 and len(body) > len(sample):
             return "utf-8"
     # Detection guesses wildly on a few bytes; browsers' default for unlabelled pages is cp1252.
-    best = charset_normalizer.from_bytes(sample).best() if len(sample) >= 512 else None
-    return (codec_name(best.encoding) if best is not None else None) or "cp1252"
+    guess = guess_charset(sample) if len(sample) >= 512 else None
+    return codec_name(guess) or "cp1252"
+
+
+def guess_charset(sample: bytes) -> str | None:
+    """The detector's best guess for `sample`, or windows-1252 when it scores exactly as well.
+
+    Western text (Spanish ñ, say) often decodes cleanly as both windows-1250 and windows-1252 and
+    the detector then picks either; browsers read unlabelled legacy pages as windows-1252.
+    """
+    matches = charset_normalizer.from_bytes(sample)
+    best = matches.best()
+    if best is None:
+        return None
+    for match in matches:
+        if (
+            match.encoding == "cp1252"
+            and match.chaos == best.chaos
+            and match.coherence == best.coherence
+        ):
+            return "cp1252"
+    return str(best.encoding)
 
 
 def decode_text(body: bytes, charset: str | None) -> str:

@@ -376,6 +376,24 @@ def test_charset_from_the_transport_and_from_the_document() -> None:
     assert page.warnings == ("page declares charset iso8859-1 but is valid UTF-8; read as UTF-8",)
 
 
+SPANISH = (
+    "El ministro señaló que la economía española crecerá este año más de lo previsto, según "
+    "los datos del Instituto Nacional de Estadística, aunque la inflación sigue alta. "
+)
+
+
+def test_a_latin1_page_labelled_utf8_is_read_as_windows_1252() -> None:
+    html = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><article>'
+        + f"<p>{SPANISH}</p>" * 4
+        + "</article></body></html>"
+    )
+    page = extract_page(html.encode("latin-1"), "https://x.example/a", charset="utf-8")
+    # It decodes cleanly as windows-1250 too (ñ becomes ń), and detection scores both alike.
+    assert "El ministro señaló que la economía española" in (page.text or "")
+    assert any("not valid in its declared charset" in w for w in page.warnings)
+
+
 @pytest.mark.parametrize("html", [b"", "   ", "<html></html>", b"\x00\x01\x02", "<<<>>>", "<p>x"])
 def test_empty_and_tiny_input_gives_a_page_not_an_error(html: bytes | str) -> None:
     page = extract_page(html, "https://example.com/")

@@ -448,6 +448,11 @@ def test_detect_charset(body: bytes, content_type: str, expected: str | None) ->
     assert detect_charset(body, content_type) == expected
 
 
+def test_an_undeclared_western_page_is_read_as_windows_1252() -> None:
+    text = "El ministro señaló que la economía española crecerá este año más de lo previsto. " * 10
+    assert detect_charset(text.encode("latin-1"), "text/html") == "cp1252"
+
+
 def test_detects_an_undeclared_legacy_charset() -> None:
     text = "Съешь же ещё этих мягких французских булок, да выпей чаю. " * 20
     assert detect_charset(text.encode("cp1251"), "text/html") in (

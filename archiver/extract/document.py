@@ -7,7 +7,7 @@ import codecs
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
-from archiver.charset import BOMS, META_CHARSET
+from archiver.charset import BOMS, META_CHARSET, guess_charset
 
 
 def _parser() -> HTMLParser:
@@ -69,10 +69,7 @@ def _utf8(data: bytes | str, charset: str | None, warnings: list[str]) -> bytes:
         if stated and not data.isascii():
             warnings.append(f"page declares charset {stated} but is valid UTF-8; read as UTF-8")
         return data
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[:65536]).best()
-    name = best.encoding if best is not None else (given or declared or "utf-8")
+    name = guess_charset(data[:65536]) or given or declared or "utf-8"
     warnings.append(f"page is not valid in its declared charset; decoded as {name}")
     return data.decode(name, errors="replace").encode("utf-8", "replace")
 
