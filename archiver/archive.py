@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
@@ -30,12 +30,15 @@ from archiver.fetch import Fetcher, Response
 from archiver.model import Exchange, Page, Platform, Post, PostResult, Status
 from archiver.platforms import PlatformModule
 from archiver.provenance import index_captures
+from archiver.store import models
 from archiver.store.captures import (
     ROLE_ATTEMPT,
     ROLE_REDIRECT,
     ROLE_RESPONSE,
     NewCapture,
+    capture_links,
     link_targets,
+    resolve_capture,
     save_captures,
 )
 from archiver.store.db import session_factory
@@ -374,14 +377,52 @@ def _follow(record: NewCapture, task: _Task, config: Config) -> tuple[list[_Task
 
 
 def _wants_media(record: NewCapture, url: str, config: Config) -> bool:
-    if config.archive.media == "none" or record.post is None:
+    if record.post is None:
         return False
     media = next((m for m in record.post.media if m.url == url), None)
-    if media is None:
+    return media is not None and _media_wanted(media.url, media.type, config)
+
+
+def _media_wanted(url: str, media_type: str | None, config: Config) -> bool:
+    if config.archive.media == "none":
         return False
-    if platforms.find(media.url) is not None:
+    if platforms.find(url) is not None:
         return False  # a video page (YouTube), not a file: listed, never downloaded
-    return media.type == "image" or config.archive.media in ("video", "all")
+    return media_type == "image" or config.archive.media in ("video", "all")
+
+
+def _unfollowed(session: Session, capture_id: int, depth: int, config: Config) -> list[_Task]:
+    """The links of a stored capture that `_follow` would take and no capture answers yet.
+
+    A run that died after writing a capture and before its children left them undone; the
+    stored post gives back the short links to fetch and the media types, as when it was made.
+    """
+    row = session.get(models.Capture, capture_id)
+    if row is None or depth <= 0:
+        return []
+    capture = resolve_capture(session, row)
+    if capture.status != Status.OK:
+        return []
+    post = capture.post or {}
+    short = dict((post.get("extra") or {}).get("short_links") or {})
+    media_types = {m.get("url"): m.get("type") for m in post.get("media") or []}
+    wanted = [
+        link
+        for link in capture_links(session, capture)
+        if link.kind != "media"
+        or (link.url in media_types and _media_wanted(link.url, media_types[link.url], config))
+    ][: config.archive.max_links]
+    return [
+        _Task(
+            url=short.get(link.url, link.url),
+            depth=depth - 1,
+            parent_id=capture.id,
+            link_url=link.url,
+            kind=link.kind,
+        )
+        for link in wanted
+        if link.target_id is None
+    ]
 
 
 #: Below this many captures to do, extraction stays in the fetching threads: starting worker
@@ -439,12 +480,14 @@ def archive(
     depth: int | None = None,
     now: Callable[[], datetime] = utcnow,
     job_id: int | None = None,
+    resume: Sequence[int] = (),
 ) -> Iterator[CaptureOutcome]:
     """Capture each URL and, breadth first to `depth`, what it links to.
 
     Fetches overlap in threads; on a large batch, text extraction runs in one worker process per
     core. Finished captures are written in batches, each capture whole within one transaction,
-    and yielded once committed (in the order they finish).
+    and yielded once committed (in the order they finish). `resume` names stored captures (made
+    at this `depth`) whose links not yet captured are followed, as if they had just been made.
     """
     depth = config.archive.depth if depth is None else depth
     own_fetcher = fetcher is None
@@ -455,6 +498,13 @@ def archive(
     pending: deque[_Task] = deque(
         _Task(url=u, depth=depth, parent_id=None, link_url=None, kind="link") for u in urls
     )
+    if resume:
+        with sessions() as session:
+            for capture_id in resume:
+                pending.extend(_unfollowed(session, capture_id, depth, config))
+                done_row = session.get(models.Capture, capture_id)
+                if done_row is not None:
+                    seen[_key(done_row.url)] = capture_id
     workers = max(1, config.archive.concurrency)
     cpus = _usable_cpus()
     pool: ExtractionPool | None = None

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import FrameType
 from typing import Protocol
@@ -250,6 +250,10 @@ class Daemon:
                 done = completed_capture(session, job.id)
             if done is not None:
                 log.info("job=%d url=%s already captured as capture=%d", job.id, job.url, done.id)
+                if job.depth > 0:
+                    # Its links may not all have been captured before that try died.
+                    for _ in self.capture(replace(job, resume_from=done.id)):
+                        self.stats.count("captures")
                 return JobResult(Status(done.status), capture_id=done.id, change=done.change)
         root: Outcome | None = None
         # archive() logs each capture (url, status, duration, bytes, change); this logs the job.
@@ -401,13 +405,14 @@ def archive_job(
 
     def run(job: ClaimedJob) -> Iterable[Outcome]:
         return archive(
-            [job.url],
+            [job.url] if job.resume_from is None else [],
             config=config,
             engine=engine,
             fetcher=fetcher,
             depth=job.depth,
             now=now,
             job_id=job.id,
+            resume=[job.resume_from] if job.resume_from is not None else [],
         )
 
     return run

@@ -105,6 +105,9 @@ class ClaimedJob:
     max_attempts: int
     lease_owner: str
     attempt_id: int
+    #: Set when an earlier try stored this capture of the URL and died before its links were
+    #: all captured: the try follows them from there instead of capturing the URL again.
+    resume_from: int | None = None
 
 
 @dataclass(frozen=True)

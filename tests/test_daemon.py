@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from archiver.archive import archive
 from archiver.config import ArchiveConfig, Config, DaemonConfig, FetchConfig
 from archiver.daemon import Daemon, archive_job
 from archiver.fetch import Fetcher
 from archiver.history import diff_captures, timeline
 from archiver.queue import JobState, claim, enqueue, write_session
 from archiver.schedule import serve
-from archiver.store.models import Capture, HostState, Job, JobAttempt
+from archiver.store.models import Capture, HostState, Job, JobAttempt, Link
 from archiver.watches import add_watch, list_watches
 from tests.site_server import Site, article
 
@@ -264,6 +265,57 @@ def test_a_capture_stored_by_a_worker_that_died_is_not_made_again(
         assert row is not None
         assert (row.state, row.capture_id, row.attempts) == (JobState.DONE, outcome.capture_id, 2)
         assert session.scalar(sa.select(sa.func.count()).select_from(Capture)) == 1
+
+
+def test_links_left_uncaptured_by_a_worker_that_died_are_followed_on_retry(
+    engine: Engine, site: Site
+) -> None:
+    """The worker stored the page and died before capturing what it links to."""
+    url = site.url("/index")
+    links = " ".join(f'<a href="{site.url(f"/story/{n}")}">story {n}</a>' for n in range(3))
+    site.set("/index", article("Index", f"Today's three stories, all worth reading: {links}."))
+    for n in range(3):
+        site.set(f"/story/{n}", article(f"Story {n}", f"The full text of story number {n}."))
+    config = make_config(lease_seconds=60)
+    clock = Clock(T0)
+    with write_session(engine) as session:
+        [job_id] = enqueue(session, [url], depth=1, now=T0)
+        [job] = claim(session, worker="doomed", now=T0, limit=1, config=config.daemon)
+    # The first try gets as far as one of the three stories, then the process dies.
+    first = archive([url], config=config, engine=engine, depth=0, now=clock, job_id=job.id)
+    [root] = list(first)
+    one = list(archive([site.url("/story/0")], config=config, engine=engine, depth=0, now=clock))
+    with write_session(engine) as session:
+        session.execute(
+            sa.update(Capture)
+            .where(Capture.id == one[0].capture_id)
+            .values(parent_id=root.capture_id, job_id=job.id)
+        )
+        session.execute(
+            sa.update(Link)
+            .where(Link.capture_id == root.capture_id, Link.url == site.url("/story/0"))
+            .values(target_id=one[0].capture_id)
+        )
+    clock.advance(seconds=61)
+    daemon = run_once(engine, config, clock)
+
+    assert (daemon.stats.captures, daemon.stats.done) == (2, 1)
+    assert [len(site.requests(f"/story/{n}")) for n in range(3)] == [1, 1, 1]
+    assert len(site.requests("/index")) == 1
+    with Session(engine) as session:
+        row = session.get(Job, job_id)
+        assert row is not None and (row.state, row.capture_id) == (JobState.DONE, root.capture_id)
+        targets = dict(
+            session.execute(
+                sa.select(Link.url, Link.target_id).where(Link.capture_id == root.capture_id)
+            ).all()
+        )
+        children = {
+            c.url: c.id
+            for c in session.scalars(sa.select(Capture).where(Capture.parent_id == root.capture_id))
+        }
+    assert set(children) == {site.url(f"/story/{n}") for n in range(3)}
+    assert {u: targets[u] for u in children} == children
 
 
 def test_a_long_capture_keeps_its_lease(engine: Engine, site: Site) -> None:
