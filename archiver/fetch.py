@@ -15,6 +15,7 @@ import ipaddress
 import json
 import re
 import socket
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -211,6 +212,34 @@ def javascript_redirect_target(page: str) -> str | None:
 # --- address guard below the transport ---------------------------------------------------------
 
 
+def _resolve(host: str, port: int, timeout: float | None) -> list[Any]:
+    """getaddrinfo, given up after `timeout` seconds (the connect timeout).
+
+    The system resolver has no timeout of its own to pass; the lookup runs in a daemon thread
+    that is left to finish on its own if it takes too long, so exit never waits for it.
+    """
+    if timeout is None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    answer: list[Any] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            answer.extend(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the caller below
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="resolve", daemon=True).start()
+    if not done.wait(timeout):
+        raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout:g}s")
+    if failure:
+        raise failure[0]
+    return answer
+
+
 class _GuardedBackend(httpcore.NetworkBackend):
     """Resolve, check every address, then connect to a checked address (no DNS-rebinding gap).
 
@@ -231,7 +260,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
     ) -> httpcore.NetworkStream:
         check_host(host, allow_private=False)
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = _resolve(host, port, timeout)
         except (socket.gaierror, UnicodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise NetworkError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -644,6 +645,26 @@ def test_connects_to_the_address_it_checked(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(NetworkError, match="Connection refused"):
         fetch("http://rebind.example/")
     assert dialled == ["93.184.216.34"]
+
+
+def test_a_hanging_dns_lookup_is_given_up_after_the_connect_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        release.wait(30)  # a resolver that never answers
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    try:
+        # Without a bound the lookup would fail after 30 s as a resolution error instead.
+        with pytest.raises(
+            FetchTimeout, match=r"connecting to slow-dns\.example .*connect_timeout"
+        ):
+            fetch("http://slow-dns.example/", connect_timeout=0.3, total_timeout=60)
+    finally:
+        release.set()
 
 
 def test_unresolvable_host(monkeypatch: pytest.MonkeyPatch) -> None:
