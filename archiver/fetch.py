@@ -656,6 +656,10 @@ class Fetcher:
 
     @staticmethod
     def _cookie_state(jar: httpx.Cookies, url: str) -> str:
+        # The cookie machinery (http.cookiejar) costs a good part of a hop's CPU; most hops
+        # carry no cookies at all.
+        if not jar:
+            return ""
         request = httpx.Request("GET", url)
         jar.set_cookie_header(request)
         return str(request.headers.get("cookie", ""))
@@ -686,7 +690,8 @@ class Fetcher:
         )
         request_headers = {"User-Agent": self.user_agent(url), **(headers or {})}
         request = self._client.build_request("GET", url, headers=request_headers, timeout=timeout)
-        jar.set_cookie_header(request)
+        if jar:
+            jar.set_cookie_header(request)
         started = self._now()
         # Exchanges are stored: no user:password in their URL, no credentials in their headers.
         failed = Exchange(method="GET", url=redact_url(url), request_headers=(), started_at=started)
@@ -729,7 +734,8 @@ class Fetcher:
                 )
             )
             raise _with_exchanges(error, exchanges)
-        jar.extract_cookies(response)
+        if "set-cookie" in response.headers:
+            jar.extract_cookies(response)
         content_type = response.headers.get("content-type")
         return _Hop(
             exchange=replace(recorded, body=body),
