@@ -70,20 +70,27 @@ def _filters(
     until: datetime | None,
     status: str | None,
     dialect: str,
-) -> tuple[list[str], dict[str, Any]]:
+) -> tuple[list[str], list[str], dict[str, Any]]:
+    """SQL conditions on the capture holding the text (`c`) and on the capture that is the hit (`x`).
+
+    An unchanged re-capture holds no text of its own (it refers to the capture that does, through
+    `same_as`), so the full-text index matches only the holder; when and how a page was captured
+    are asked of the holder and its re-captures alike.
+    """
     clauses: list[str] = []
+    when: list[str] = []
     params: dict[str, Any] = {}
     if platform:
         clauses.append("c.platform = :platform")
         params["platform"] = platform
     if status:
-        clauses.append("c.status = :status")
+        when.append("x.status = :status")
         params["status"] = status
     if since is not None:
-        clauses.append("c.captured_at >= :since")
+        when.append("x.captured_at >= :since")
         params["since"] = since
     if until is not None:
-        clauses.append("c.captured_at < :until")
+        when.append("x.captured_at < :until")
         params["until"] = until
     if site:
         # A domain (and its subdomains) of the page's final URL, or the site's declared name.
@@ -115,7 +122,15 @@ def _filters(
                 "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_type(c.authors) = 'array'"
                 " THEN c.authors ELSE '[]' END) AS a WHERE lower(a.value) LIKE :author)"
             )
-    return clauses, params
+    return clauses, when, params
+
+
+def _newest_capture(when: list[str], join: str) -> str:
+    """A join picking, for the holder `c`, its newest capture (itself or a re-capture) in `when`."""
+    return (
+        f" {join} captures AS r ON r.id = (SELECT max(x.id) FROM captures AS x"
+        f" WHERE (x.id = c.id OR x.same_as = c.id) AND {' AND '.join(when)})"
+    )
 
 
 def search(
@@ -140,7 +155,7 @@ def search(
         return []
     dialect = session.get_bind().dialect.name
     since, until = _utc(since), _utc(until)
-    clauses, params = _filters(
+    clauses, when, params = _filters(
         platform=platform,
         site=site,
         author=author,
@@ -156,12 +171,12 @@ def search(
         if not match:
             return []
         params["match"] = match
-        statement = _sqlite_statement(clauses, order)
+        statement = _sqlite_statement(clauses, when, order)
     elif dialect == "postgresql":
         if not _WORD.search(query):
             return []
         params["query"] = " ".join(_WORD.findall(query))
-        statement = _postgres_statement(clauses, order)
+        statement = _postgres_statement(clauses, when, order)
         # psycopg prepares a statement run five times; PostgreSQL may then pick one generic
         # plan for every query text, which was 7x slower here than a plan made per query.
         session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
@@ -203,17 +218,18 @@ def _typed(sql: str) -> sa.TextualSelect:
     )
 
 
-def _sqlite_statement(clauses: list[str], order: Order) -> sa.TextualSelect:
+def _sqlite_statement(clauses: list[str], when: list[str], order: Order) -> sa.TextualSelect:
     where = " AND ".join(["capture_fts MATCH :match", *clauses])
     # Reading a captures row costs more than an FTS5 match: join it only when a filter or the
     # order needs it, and always drive the join from the FTS5 side.
-    source = "capture_fts"
-    if clauses or order == Order.NEWEST:
+    source, hit, captured = "capture_fts", "capture_fts.rowid", "c.captured_at"
+    if clauses or when or order == Order.NEWEST:
         source = "capture_fts CROSS JOIN captures AS c ON c.id = capture_fts.rowid"
-    if order == Order.BEST:
-        keys, order_by = "capture_fts.rank", "top.k1, top.id DESC"
-    else:
-        keys, order_by = "c.captured_at", "top.k1 DESC, top.id DESC"
+    if when:
+        # CROSS JOIN: SQLite keeps the join order as written, driven from the FTS5 side.
+        source += _newest_capture(when, "CROSS JOIN")
+        hit, captured = "r.id", "r.captured_at"
+    keys, direction = ("capture_fts.rank", "") if order == Order.BEST else (captured, " DESC")
     # bm25 costs microseconds per matching row: rank only the newest RANK_WINDOW matches (FTS5
     # applies the rowid bound while walking its index). Snippets are made in a second pass for
     # the rows kept, as SQLite would otherwise compute them for every row before sorting.
@@ -222,27 +238,26 @@ def _sqlite_statement(clauses: list[str], order: Order) -> sa.TextualSelect:
         " ORDER BY capture_fts.rowid DESC LIMIT 1 OFFSET :window"
     )
     return _typed(
-        f"WITH top AS (SELECT capture_fts.rowid AS id, {keys} AS k1 FROM {source}"
+        f"WITH top AS (SELECT capture_fts.rowid AS id, {hit} AS hit, {keys} AS k1 FROM {source}"
         f" WHERE {where} AND capture_fts.rowid >= coalesce(({floor}), 0)"
-        f" ORDER BY {order_by.replace('top.', '').replace('id DESC', 'capture_fts.rowid DESC')}"
-        " LIMIT :limit)"
-        " SELECT c.id, c.url, c.title, c.captured_at, c.published_at,"
+        f" ORDER BY k1{direction}, hit DESC LIMIT :limit)"
+        " SELECT h.id, h.url, c.title, h.captured_at, c.published_at,"
         f" snippet(capture_fts, -1, '[', ']', '…', {_SNIPPET_WORDS}) AS snippet"
         " FROM top CROSS JOIN capture_fts ON capture_fts.rowid = top.id"
-        " CROSS JOIN captures AS c ON c.id = top.id"
-        f" WHERE capture_fts MATCH :match ORDER BY {order_by}"
+        " CROSS JOIN captures AS c ON c.id = top.id CROSS JOIN captures AS h ON h.id = top.hit"
+        f" WHERE capture_fts MATCH :match ORDER BY top.k1{direction}, top.hit DESC"
     )
 
 
-def _postgres_statement(clauses: list[str], order: Order) -> sa.TextualSelect:
+def _postgres_statement(clauses: list[str], when: list[str], order: Order) -> sa.TextualSelect:
     where = " AND ".join(["f.document @@ q.query", *clauses])
-    source = "capture_fts AS f CROSS JOIN q"
-    if clauses or order == Order.NEWEST:
+    source, hit, captured = "capture_fts AS f CROSS JOIN q", "f.capture_id", "c.captured_at"
+    if clauses or when or order == Order.NEWEST:
         source = "capture_fts AS f JOIN captures AS c ON c.id = f.capture_id CROSS JOIN q"
-    if order == Order.BEST:
-        keys, order_by = "ts_rank_cd(f.document, q.query)", "top.k1 DESC, top.id DESC"
-    else:
-        keys, order_by = "c.captured_at", "top.k1 DESC, top.id DESC"
+    if when:
+        source += _newest_capture(when, "JOIN")
+        hit, captured = "r.id", "r.captured_at"
+    keys = "ts_rank_cd(f.document, q.query)" if order == Order.BEST else captured
     # Ranking reads every matching row's vector: rank only the newest RANK_WINDOW matches, and
     # make headlines (costly too) only for the rows that survive the LIMIT.
     floor = (
@@ -251,15 +266,15 @@ def _postgres_statement(clauses: list[str], order: Order) -> sa.TextualSelect:
     )
     return _typed(
         "WITH q AS (SELECT plainto_tsquery('simple', :query) AS query),"
-        f" top AS (SELECT f.capture_id AS id, {keys} AS k1 FROM {source}"
+        f" top AS (SELECT f.capture_id AS id, {hit} AS hit, {keys} AS k1 FROM {source}"
         f" WHERE {where} AND f.capture_id >= coalesce(({floor}), 0)"
-        f" ORDER BY {order_by.replace('top.id', 'f.capture_id').replace('top.', '')}"
-        " LIMIT :limit)"
-        " SELECT c.id, c.url, c.title, c.captured_at, c.published_at,"
+        " ORDER BY k1 DESC, hit DESC LIMIT :limit)"
+        " SELECT h.id, h.url, c.title, h.captured_at, c.published_at,"
         " ts_headline('simple', coalesce(c.text, c.title, ''), q.query,"
         " 'StartSel=[, StopSel=], MaxWords=24, MinWords=8, MaxFragments=1,"
         " FragmentDelimiter=…') AS snippet"
-        f" FROM top JOIN captures AS c ON c.id = top.id CROSS JOIN q ORDER BY {order_by}"
+        " FROM top JOIN captures AS c ON c.id = top.id JOIN captures AS h ON h.id = top.hit"
+        " CROSS JOIN q ORDER BY top.k1 DESC, top.hit DESC"
     )
 
 

@@ -207,6 +207,22 @@ def test_unchanged_recapture_refers_and_reads_back_whole(engine: Engine) -> None
         # Search finds the content once, on the capture holding it; provenance lists both.
         hits = search(session, "harbour lights switched")
         assert {h.capture_id for h in hits} == {first, edited}
+        # Asked about a time range, a hit is the newest capture of the content in it, the
+        # re-captures included: each was seen with that text when it was made.
+        after = search(session, "harbour lights switched", since=T0 + timedelta(minutes=30))
+        assert {h.capture_id for h in after} == {fourth, second}
+        newest = search(
+            session, "harbour lights switched", since=T0 + timedelta(minutes=30), order="newest"
+        )
+        assert [h.capture_id for h in newest] == [fourth, second]
+        assert newest[1].captured_at.replace(tzinfo=UTC) == T0 + timedelta(hours=1)
+        assert newest[1].title == "Harbour lights" and "[harbour]" in newest[1].snippet.lower()
+        before = search(session, "harbour lights switched", until=T0 + timedelta(minutes=30))
+        assert [h.capture_id for h in before] == [first]
+        late = search(session, "updated", since=T0 + timedelta(hours=2, minutes=30))
+        assert [h.capture_id for h in late] == [fourth]
+        assert search(session, "harbour", since=T0 + timedelta(hours=5)) == []
+        assert {h.capture_id for h in search(session, "harbour", status="ok")} == {fourth, second}
         result = provenance.provenance(session, TEXT)
         assert {first, second} <= set(result.matches[0].capture_ids)
 
