@@ -90,7 +90,7 @@ class Capture(Base):
     meta_hash: Mapped[str | None] = mapped_column(String(64))
     chain_hash: Mapped[str | None] = mapped_column(String(64))
     #: The capture holding this one's content when it is an unchanged re-capture: its NULL
-    #: content columns, links and exchange details are that capture's (see store.captures).
+    #: content columns, links and exchange details are that capture's (see store.same_as).
     same_as: Mapped[int | None] = mapped_column(ForeignKey("captures.id"))
 
     __table_args__ = (
@@ -117,7 +117,7 @@ class Exchange(Base):
     method: Mapped[str] = mapped_column(String(16))
     url: Mapped[str] = mapped_column(Text)
     #: A list of [name, value], or for a re-capture a delta against the exchange at the same
-    #: seq of the capture it is the same as (see store.captures.headers_delta).
+    #: seq of the capture it is the same as (see store.same_as.headers_delta).
     request_headers: Mapped[list[list[str]] | dict[str, Any]] = mapped_column(JSON)
     started_at: Mapped[datetime]
     status: Mapped[int | None]
