@@ -161,9 +161,10 @@ def test_sigkill_at_random_moments_leaves_whole_captures(
 # and before the commit: deterministic where the random kills above are not.
 _KILL_MID_TRANSACTION = """
 import os, pathlib, signal, sys
-from archiver import archive, cli
+from archiver import cli
+from archiver.archive import batch
 
-real = archive.save_captures
+real = batch.save_captures
 saved = 0
 
 def save_then_die(session, records):
@@ -177,7 +178,7 @@ def save_then_die(session, records):
     saved += len(rows)
     return rows
 
-archive.save_captures = save_then_die
+batch.save_captures = save_then_die
 sys.argv = ["archiver", *sys.argv[1:]]
 cli.main()
 """

@@ -1,4 +1,4 @@
-"""Limits that archive.py applies on top of the fetcher's, each named in the failure it causes."""
+"""Limits that archiver.archive adds to the fetcher's, each named in the failure it causes."""
 
 from __future__ import annotations
 
