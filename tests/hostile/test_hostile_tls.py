@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from archiver import fetch as fetch_module
 from archiver.config import FetchConfig
 from archiver.errors import NetworkError
 from archiver.fetch import Fetcher
+from archiver.fetch import fetcher as fetch_module
 
 x509 = pytest.importorskip("cryptography.x509")
 hashes = pytest.importorskip("cryptography.hazmat.primitives.hashes")
