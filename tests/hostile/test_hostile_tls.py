@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from archiver import fetch as fetch_module
 from archiver.config import FetchConfig
 from archiver.errors import NetworkError
-from archiver.fetch import Fetcher
+from archiver.fetch import Fetcher, guard
 
 x509 = pytest.importorskip("cryptography.x509")
 hashes = pytest.importorskip("cryptography.hazmat.primitives.hashes")
@@ -113,10 +112,10 @@ def names_resolve_to_loopback(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         looked_up.append(host)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
 
-    real_problem = fetch_module.address_problem
+    real_problem = guard.address_problem
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(
-        fetch_module,
+        guard,
         "address_problem",
         lambda addr: None if str(addr) == "127.0.0.1" else real_problem(addr),
     )
