@@ -17,9 +17,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "archive": "archiver.archive",
-    "capture_url": "archiver.archive",
-    "CaptureOutcome": "archiver.archive",
+    "archive": "archiver.archiving",
+    "capture_url": "archiver.archiving",
+    "CaptureOutcome": "archiver.archiving",
     "Config": "archiver.config",
     "load_config": "archiver.config",
     "Fetcher": "archiver.fetch",

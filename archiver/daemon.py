@@ -401,7 +401,7 @@ def archive_job(
     Pass one `fetcher` for the daemon's life: its connection pool and TLS setup are then shared
     by every job instead of being built per capture.
     """
-    from archiver.archive import archive
+    from archiver.archiving import archive
 
     def run(job: ClaimedJob) -> Iterable[Outcome]:
         return archive(

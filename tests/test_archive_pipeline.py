@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from archiver import workers
-from archiver.archive import archive
-from archiver.archive.batch import PROCESS_POOL_MIN_TASKS
+from archiver.archiving import archive
+from archiver.archiving.batch import PROCESS_POOL_MIN_TASKS
 from archiver.config import Config, FetchConfig
 from archiver.extract import extract_page
 from archiver.fetch import Fetcher
@@ -114,7 +114,7 @@ def test_a_small_batch_extracts_in_process(
     def no_pool(processes: int) -> None:
         raise AssertionError("a small batch must not start worker processes")
 
-    monkeypatch.setattr("archiver.archive.batch.ExtractionPool", no_pool)
+    monkeypatch.setattr("archiver.archiving.batch.ExtractionPool", no_pool)
     outcomes = list(
         archive(["https://posts.example/1"], config=config, engine=sqlite_engine, fetcher=fetcher)
     )

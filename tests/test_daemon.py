@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from archiver.archive import archive
+from archiver.archiving import archive
 from archiver.config import ArchiveConfig, Config, DaemonConfig, FetchConfig
 from archiver.daemon import Daemon, archive_job
 from archiver.fetch import Fetcher

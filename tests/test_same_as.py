@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from archiver import integrity, provenance
-from archiver.archive import archive
+from archiver.archiving import archive
 from archiver.config import ArchiveConfig, Config, FetchConfig
 from archiver.export import ExportFormat, export
 from archiver.history import diff_captures, timeline

@@ -14,7 +14,7 @@ import typer
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from archiver.archive import CaptureOutcome, archive
+from archiver.archiving import CaptureOutcome, archive
 from archiver.cli import app, database, fail, print_json, state
 from archiver.config import MEDIA_CHOICES
 from archiver.errors import ArchiverError

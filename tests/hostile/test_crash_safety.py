@@ -162,7 +162,7 @@ def test_sigkill_at_random_moments_leaves_whole_captures(
 _KILL_MID_TRANSACTION = """
 import os, pathlib, signal, sys
 from archiver import cli
-from archiver.archive import batch
+from archiver.archiving import batch
 
 real = batch.save_captures
 saved = 0

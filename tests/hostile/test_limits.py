@@ -1,4 +1,4 @@
-"""Limits that archiver.archive adds to the fetcher's, each named in the failure it causes."""
+"""Limits that archiver.archiving adds to the fetcher's, each named in the failure it causes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from archiver.archive import capture_url
+from archiver.archiving import capture_url
 from archiver.config import ArchiveConfig, Config, FetchConfig
 from archiver.fetch import Fetcher
 from archiver.model import Status

@@ -23,14 +23,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver import integrity
-from archiver.archive.capture import (
+from archiver.archiving.capture import (
     Unextracted,
     after_routes,
     capture_or_defer,
     embedded_capture,
     page_capture,
 )
-from archiver.archive.links import Task, follow, unfollowed
+from archiver.archiving.links import Task, follow, unfollowed
 from archiver.config import Config
 from archiver.errors import ArchiverError
 from archiver.fetch import Fetcher
@@ -42,8 +42,8 @@ from archiver.store.db import session_factory
 from archiver.urls import normalise_url
 from archiver.workers import Extracted, ExtractionPool
 
-# Named as before archiver.archive became a package: the name heads each of its lines in the
-# CLI's and the daemon's log output.
+# The use case logs as `archiver.archive`, whichever module a line comes from: the name heads
+# each of its lines in the CLI's and the daemon's log output.
 log = logging.getLogger("archiver.archive")
 
 

@@ -6,8 +6,8 @@ captures at once and writes them, each whole within one transaction.
 
 from __future__ import annotations
 
-from archiver.archive.batch import CaptureOutcome, archive
-from archiver.archive.capture import capture_url
+from archiver.archiving.batch import CaptureOutcome, archive
+from archiver.archiving.capture import capture_url
 from archiver.errors import FetchError
 
 __all__ = ["CaptureOutcome", "FetchError", "archive", "capture_url"]

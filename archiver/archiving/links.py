@@ -13,8 +13,8 @@ from archiver.model import Post, Status
 from archiver.store import models
 from archiver.store.captures import NewCapture, capture_links, resolve_capture
 
-# Named as before archiver.archive became a package: the name heads each of its lines in the
-# CLI's and the daemon's log output.
+# The use case logs as `archiver.archive`, whichever module a line comes from: the name heads
+# each of its lines in the CLI's and the daemon's log output.
 log = logging.getLogger("archiver.archive")
 
 
