@@ -11,7 +11,7 @@ for that guarantee find candidates through full-text search instead.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,7 @@ from archiver.fingerprint import (
 from archiver.model import utc_iso
 from archiver.search import matching_ids
 from archiver.store import models
+from archiver.store.db import chunks
 
 #: Coverage at which a document is taken to reproduce the passage (copy) rather than quote it.
 COPY_COVERAGE = 0.8
@@ -171,14 +172,9 @@ def reindex(session: Session, *, batch: int = 500) -> int:
         last = ids[-1]
 
 
-def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _indexed_candidates(session: Session, hashes: set[int], min_coverage: float) -> list[int]:
     counts: dict[int, int] = {}
-    for chunk in _chunks(sorted(hashes)):
+    for chunk in chunks(sorted(hashes), _IN_CHUNK):
         rows = session.execute(
             sa.select(_S.capture_id, sa.func.count())
             .where(_S.hash.in_(chunk))
@@ -274,7 +270,7 @@ def _measure(
     if not candidates:
         return []
     meta: list[Any] = []
-    for chunk in _chunks(candidates):
+    for chunk in chunks(candidates, _IN_CHUNK):
         meta.extend(
             session.execute(
                 sa.select(
@@ -294,7 +290,7 @@ def _measure(
     for row in meta:
         representative.setdefault(row.content_hash or f"id:{row.id}", row.id)
     coverage_of: dict[int, float] = {}
-    for chunk in _chunks(list(representative.values())):
+    for chunk in chunks(list(representative.values()), _IN_CHUNK):
         for capture_id, text in session.execute(sa.select(_C.id, _C.text).where(_C.id.in_(chunk))):
             coverage_of[capture_id] = _coverage(wanted, text)
     groups: dict[str, _Group] = {}
@@ -323,7 +319,7 @@ def _measure(
             group.published_at = published
     # Unchanged re-captures hold no text of their own: they belong with the capture they repeat.
     group_of = {capture_id: g for g in groups.values() for capture_id in g.capture_ids}
-    for chunk in _chunks(sorted(group_of)):
+    for chunk in chunks(sorted(group_of), _IN_CHUNK):
         for capture_id, same_as in session.execute(
             sa.select(_C.id, _C.same_as).where(_C.same_as.in_(chunk))
         ):

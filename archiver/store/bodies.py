@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from archiver.store import models
-from archiver.store.db import _chunks
+from archiver.store.db import chunks
 from archiver.store.records import NewCapture
 
 #: zlib level for stored bodies: level 6 takes twice the CPU of 3 for about a tenth less space,
@@ -62,7 +62,7 @@ _KNOWN_BODIES = sa.select(models.Body.sha256).where(
 )
 
 
-def _put_bodies(session: Session, records: Sequence[NewCapture]) -> dict[int, str]:
+def put_bodies(session: Session, records: Sequence[NewCapture]) -> dict[int, str]:
     """Store every body of `records` once; maps id(bytes) to its SHA-256 for the rows."""
     digests: dict[int, str] = {}
     data: dict[str, bytes] = {}
@@ -75,7 +75,7 @@ def _put_bodies(session: Session, records: Sequence[NewCapture]) -> dict[int, st
                 digests[id(body)] = digest
                 data[digest] = body
     known: set[str] = set()
-    for chunk in _chunks(sorted(data)):
+    for chunk in chunks(sorted(data)):
         # Only the keys are read: loading rows would copy every compressed blob.
         known.update(
             session.connection().execute(_KNOWN_BODIES, {"digests": list(chunk)}).scalars()

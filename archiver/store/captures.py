@@ -18,12 +18,12 @@ from archiver.model import Status
 from archiver.store import models
 from archiver.store.bodies import (
     BODY_COMPRESSION_LEVEL,
-    _put_bodies,
     decompress,
     get_body,
+    put_bodies,
     put_body,
 )
-from archiver.store.db import _chunks
+from archiver.store.db import chunks
 from archiver.store.queries import (
     Outlink,
     capture_dict,
@@ -36,23 +36,23 @@ from archiver.store.queries import (
     resolve_captures,
 )
 from archiver.store.records import (
-    _CONTENT_COLUMNS,
+    CONTENT_COLUMNS,
     ROLE_ATTEMPT,
     ROLE_REDIRECT,
     ROLE_RESPONSE,
     NewCapture,
-    _exchange_values,
-    _fields,
-    _json_safe,
+    capture_fields,
+    exchange_values,
+    json_safe,
     post_dict,
 )
 from archiver.store.same_as import (
     EXCHANGE_INHERITED,
     INHERITED,
-    _compact_exchanges,
-    _refer,
     apply_headers_delta,
+    compact_exchanges,
     headers_delta,
+    refer_unchanged,
 )
 
 __all__ = [
@@ -90,7 +90,7 @@ __all__ = [
 def content_hash(fields: Mapping[str, Any]) -> str:
     """Hash of what a reader sees (text and key metadata), to tell edits from re-fetches."""
     keys = ("title", "text", "authors", "published_at", "modified_at")
-    canonical = json.dumps({k: _json_safe(fields.get(k)) for k in keys}, sort_keys=True)
+    canonical = json.dumps({k: json_safe(fields.get(k)) for k in keys}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -138,12 +138,12 @@ def save_captures(session: Session, records: Sequence[NewCapture]) -> list[model
         return []
     connection = session.connection()
     previous = _latest_states(session, {r.url for r in records})
-    digests = _put_bodies(session, records)
+    digests = put_bodies(session, records)
     rows: list[dict[str, Any]] = []
     #: (index in rows, id of the capture holding the content) of unchanged re-captures.
     referring: list[tuple[int, int]] = []
     for record in records:
-        fields = _fields(record)
+        fields = capture_fields(record)
         status = record.status
         error = record.error
         before = previous.get(record.url)
@@ -165,7 +165,7 @@ def save_captures(session: Session, records: Sequence[NewCapture]) -> list[model
         rows.append(
             dict(
                 # One executemany needs the same keys in every row, whatever the record held.
-                **dict.fromkeys(_CONTENT_COLUMNS),
+                **dict.fromkeys(CONTENT_COLUMNS),
                 url=record.url,
                 final_url=record.final_url,
                 canonical_url=record.canonical_url,
@@ -189,18 +189,18 @@ def save_captures(session: Session, records: Sequence[NewCapture]) -> list[model
             )
             | fields
         )
-    shared_links, bases = _refer(session, records, rows, referring)
+    shared_links, bases = refer_unchanged(session, records, rows, referring)
     inserted = connection.execute(
         sa.insert(models.Capture).returning(models.Capture.id, sort_by_parameter_order=True),
         rows,
     )
     ids = [int(i) for i in inserted.scalars()]
     exchanges = [
-        _exchange_values(capture_id, seq, role, exchange, digests)
+        exchange_values(capture_id, seq, role, exchange, digests)
         for capture_id, record in zip(ids, records, strict=True)
         for seq, (role, exchange) in enumerate(record.exchanges)
     ]
-    _compact_exchanges(exchanges, ids, bases)
+    compact_exchanges(exchanges, ids, bases)
     if exchanges:
         connection.execute(sa.insert(models.Exchange), exchanges)
     links = [
@@ -248,7 +248,7 @@ def _latest_states(
     non-failed capture."""
     found: dict[str, tuple[str, str | None, int | None]] = {}
     connection = session.connection()
-    for chunk in _chunks(sorted(urls)):
+    for chunk in chunks(sorted(urls)):
         for url, status, digest, holder in connection.execute(_LATEST, {"urls": list(chunk)}):
             found[url] = (status, digest, holder)
     return found

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from archiver.model import utc_iso
 from archiver.store import models
-from archiver.store.db import _chunks
+from archiver.store.db import chunks
 from archiver.store.records import ROLE_REDIRECT
 from archiver.store.same_as import EXCHANGE_INHERITED, INHERITED, apply_headers_delta
 
@@ -54,7 +54,7 @@ def resolve_captures(session: Session, captures: Sequence[models.Capture]) -> li
     """
     wanted = sorted({c.same_as for c in captures if c.same_as is not None})
     holders: dict[int, models.Capture] = {}
-    for chunk in _chunks(wanted):  # type: ignore[arg-type]
+    for chunk in chunks(wanted):
         holders.update(
             (row.id, row) for row in session.scalars(sa.select(_C).where(_C.id.in_(chunk)))
         )

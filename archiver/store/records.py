@@ -44,13 +44,13 @@ class NewCapture:
     fingerprints: frozenset[int] | None = None
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     if isinstance(value, datetime):
         return utc_iso(value)
     if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
@@ -61,11 +61,11 @@ def post_dict(post: Post) -> dict[str, Any]:
     data = asdict(post)
     data.pop("embedded", None)
     data["platform"] = post.platform.value
-    return dict(_json_safe(data))
+    return dict(json_safe(data))
 
 
-#: Columns `_fields` may fill; a record that has none of them stores NULLs.
-_CONTENT_COLUMNS = (
+#: Columns `capture_fields` may fill; a record that has none of them stores NULLs.
+CONTENT_COLUMNS = (
     "title",
     "text",
     "authors",
@@ -78,7 +78,7 @@ _CONTENT_COLUMNS = (
 )
 
 
-def _fields(record: NewCapture) -> dict[str, Any]:
+def capture_fields(record: NewCapture) -> dict[str, Any]:
     page, post = record.page, record.post
     fields: dict[str, Any] = {}
     meta: dict[str, Any] = dict(record.extra_meta)
@@ -116,14 +116,14 @@ def _fields(record: NewCapture) -> dict[str, Any]:
         fields.setdefault("site_name", post.platform.value)
     # JSON-LD is parsed JSON already; walking it again cost more than the rest of the record.
     jsonld = meta.pop("jsonld", None)
-    meta = _json_safe(meta)
+    meta = json_safe(meta)
     if jsonld is not None:
         meta["jsonld"] = jsonld
     fields["meta"] = meta or None
     return fields
 
 
-def _exchange_values(
+def exchange_values(
     capture_id: int, seq: int, role: str, exchange: Exchange, digests: Mapping[int, str]
 ) -> dict[str, Any]:
     redirect = exchange.redirect

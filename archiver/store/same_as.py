@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from archiver.store import models
-from archiver.store.db import _chunks
-from archiver.store.records import _CONTENT_COLUMNS, NewCapture
+from archiver.store.db import chunks
+from archiver.store.records import CONTENT_COLUMNS, NewCapture
 
 _C = models.Capture
 
@@ -29,7 +29,7 @@ INHERITED = (
     "sha256",
     "content_type",
     "via",
-    *_CONTENT_COLUMNS,
+    *CONTENT_COLUMNS,
     "post",
     "content_hash",
 )
@@ -58,7 +58,7 @@ def _stored_form(value: Any, dialect: str) -> Any:
     return value
 
 
-def _refer(
+def refer_unchanged(
     session: Session,
     records: Sequence[NewCapture],
     rows: list[dict[str, Any]],
@@ -80,7 +80,7 @@ def _refer(
     holder_exchanges: dict[int, dict[int, Mapping[str, Any]]] = {}
     columns = [_C.id, *(getattr(_C, name) for name in INHERITED)]
     _E, _L = models.Exchange.__table__.c, models.Link.__table__.c
-    for chunk in _chunks(holder_ids):  # type: ignore[arg-type]
+    for chunk in chunks(holder_ids):
         for found in connection.execute(sa.select(*columns).where(_C.id.in_(chunk))):
             holders[found.id] = dict(found._mapping)
         for link in connection.execute(
@@ -125,7 +125,7 @@ def _refer(
     return shared_links, bases
 
 
-def _compact_exchanges(
+def compact_exchanges(
     exchanges: list[dict[str, Any]],
     ids: Sequence[int],
     bases: Mapping[int, Mapping[int, Mapping[str, Any]]],
