@@ -14,6 +14,7 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock, IteratorStream
 
+from archiver.charset import detect_charset
 from archiver.config import FetchConfig
 from archiver.errors import (
     BlockedAddress,
@@ -30,7 +31,6 @@ from archiver.fetch import (
     MAX_RETRY_AFTER_SECONDS,
     Fetcher,
     Response,
-    detect_charset,
     javascript_redirect_target,
     meta_refresh_target,
     retry_after_seconds,

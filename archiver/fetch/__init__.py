@@ -7,8 +7,6 @@ the transport; `proxy` picks proxies as httpx would; `body` reads within the siz
 
 from __future__ import annotations
 
-# Re-exported for callers that took it from here when fetch was one module.
-from archiver.charset import detect_charset as detect_charset
 from archiver.fetch.fetcher import Fetcher
 from archiver.fetch.redirects import javascript_redirect_target, meta_refresh_target
 from archiver.fetch.response import MAX_RETRY_AFTER_SECONDS, Response, retry_after_seconds
