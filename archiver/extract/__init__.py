@@ -21,8 +21,9 @@ from archiver.extract.content import (
     embedded_posts,
     without_boilerplate,
 )
+from archiver.extract.dates import guess_published
 from archiver.extract.document import load_document
-from archiver.extract.metadata import base_url, guess_published, read_metadata
+from archiver.extract.metadata import base_url, read_metadata
 from archiver.extract.text import (
     TextIndex,
     finish_text,

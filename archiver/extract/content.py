@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from lxml.html import HtmlElement
 
-from archiver.extract.metadata import absolute_url
+from archiver.extract.fields import absolute_url
 from archiver.extract.text import TextIndex, squash
 from archiver.model import Media
 

@@ -15,11 +15,8 @@ from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
-# The `x as x` imports re-export names callers took from here when metadata was one module.
 from archiver.extract.dates import first_date
-from archiver.extract.dates import guess_published as guess_published
-from archiver.extract.fields import absolute_url as absolute_url
-from archiver.extract.fields import clean_text, normalise_language
+from archiver.extract.fields import absolute_url, clean_text, normalise_language
 from archiver.extract.jsonld import (
     entity_names,
     image_url,
