@@ -128,6 +128,14 @@ def render_throughput(data: dict[str, Any]) -> list[str]:
         f"{_met(targets.get('throughput_vs_sequential'))} |",
         f"| CPU per capture (all processes) | {_fmt(a['cpu_s_per_capture'] * 1000)} ms | | |",
         f"| extraction CPU per page (baseline) | {_fmt(bound['cpu_s_per_page'] * 1000)} ms | | |",
+    ]
+    if a.get("main_cpu_s_per_capture") is not None:
+        lines.append(
+            "| CPU per capture: the `archiver` process (fetching, writing) / its extraction "
+            f"workers | {_fmt(a['main_cpu_s_per_capture'] * 1000)} ms / "
+            f"{_fmt(a['workers_cpu_s_per_capture'] * 1000)} ms | | |"
+        )
+    lines += [
         f"| extraction's share of the CPU per capture | "
         f"{_fmt(ratios['cpu_extraction_share'], 2)} | | |",
         f"| CPU ceiling: captures/s with every core busy at this CPU per capture, "

@@ -57,6 +57,11 @@ def test_throughput_bench_reports_sane_figures(results: dict[str, Any]) -> None:
     assert first["changes"] == {"first": 2 * URLS}
     assert first["captures_per_s"] > 0
     assert 0 < first["cpu_s_per_capture"] < 60
+    # The archiver process's own CPU, sampled while it ran, is part of the whole tree's.
+    assert 0 < first["main_cpu_s"] <= first["cpu_s"]
+    assert first["main_cpu_s_per_capture"] + first["workers_cpu_s_per_capture"] == pytest.approx(
+        first["cpu_s_per_capture"], abs=1e-4
+    )
     assert 20 < first["max_rss_mb"] < 4000
     assert first["db_bytes"] > 0
 
