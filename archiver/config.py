@@ -45,6 +45,9 @@ class ArchiveConfig:
     max_media_bytes: int = 50 * 1024 * 1024
     #: Captures fetched at once in a batch.
     concurrency: int = 8
+    #: Of those, at most this many from one host (0: no limit). Short links count for no host:
+    #: where they lead is not known before they are fetched.
+    per_host_concurrency: int = 2
 
 
 @dataclass(frozen=True)

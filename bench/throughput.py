@@ -433,7 +433,9 @@ def run_archive(site: Site, urls: int, workdir: Path, db: Path, concurrency: int
         "allow_private_networks = true\n"
         "[archive]\n"
         "# Fetches in flight: with 100 ms per response, the default 8 caps a run near 50/s.\n"
-        f"concurrency = {concurrency}\n",
+        f"concurrency = {concurrency}\n"
+        "# The local web is one host standing in for many sites: no per-host limit.\n"
+        "per_host_concurrency = 0\n",
         encoding="utf-8",
     )
     env = {

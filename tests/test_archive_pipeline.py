@@ -5,6 +5,9 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +20,7 @@ from sqlalchemy.engine import Engine
 from archiver import workers
 from archiver.archiving import archive
 from archiver.archiving.batch import PROCESS_POOL_MIN_TASKS
-from archiver.config import Config, FetchConfig
+from archiver.config import ArchiveConfig, Config, FetchConfig
 from archiver.extract import extract_page
 from archiver.fetch import Fetcher
 from archiver.fingerprint import fingerprints
@@ -250,3 +253,53 @@ def test_one_batch_holds_failed_page_and_post_captures(engine: Engine) -> None:
             ("failed", None, None),
             ("ok", "A (@a) on twitter", "hello"),
         ]
+
+
+class _Concurrency:
+    """A mock web whose pages take a moment, counting the requests in flight per host."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now: Counter[str] = Counter()
+        self.most: Counter[str] = Counter()
+        self.most_overall = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host.removeprefix("www.")
+        with self.lock:
+            self.now[host] += 1
+            self.most[host] = max(self.most[host], self.now[host])
+            self.most_overall = max(self.most_overall, sum(self.now.values()))
+        time.sleep(0.05)
+        with self.lock:
+            self.now[host] -= 1
+        return httpx.Response(
+            200, headers={"content-type": "text/html"}, content=_post(len(request.url.path))
+        )
+
+
+@pytest.mark.parametrize("per_host", [2, 0])
+def test_a_batch_spares_each_host_and_keeps_the_others_busy(
+    sqlite_url: str, sqlite_engine: Engine, per_host: int
+) -> None:
+    web = _Concurrency()
+    config = Config(
+        database_url=sqlite_url,
+        archive=ArchiveConfig(concurrency=8, per_host_concurrency=per_host),
+    )
+    urls = [f"https://{host}/{n}" for n in range(6) for host in ("a.example", "b.example")]
+    # www. is the same host; a repeat held back behind its host's limit (a.example/5 is held
+    # too, so the repeat is released after it) is one capture, and the tasks after it still run.
+    urls += ["https://a.example/5", "https://www.a.example/9"]
+    with Fetcher(config.fetch, transport=httpx.MockTransport(web)) as fetcher:
+        outcomes = list(
+            archive(urls, config=config, engine=sqlite_engine, fetcher=fetcher, depth=0)
+        )
+    assert sorted(o.url for o in outcomes) == sorted({*urls})
+    assert len(outcomes) == 13
+    assert all(o.status == Status.OK for o in outcomes)
+    if per_host:
+        assert web.most == {"a.example": 2, "b.example": 2}
+        assert web.most_overall >= 3  # the two hosts overlapped
+    else:
+        assert web.most["a.example"] > 2

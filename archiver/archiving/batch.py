@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -149,6 +149,12 @@ def archive(
                 if done_row is not None:
                     seen[_key(done_row.url)] = capture_id
     workers = max(1, config.archive.concurrency)
+    per_host = config.archive.per_host_concurrency
+    #: Fetches in flight per host, the tasks held back while their host is at its limit, and
+    #: the hosts that may have room for them again (a fetch of theirs ended).
+    in_flight: Counter[str] = Counter()
+    held: dict[str, deque[Task]] = {}
+    reopened: set[str] = set()
     cpus = _usable_cpus()
     pool: ExtractionPool | None = None
     backlog = cpus * 8
@@ -167,6 +173,21 @@ def archive(
         if warning:
             record = replace(record, warnings=(*record.warnings, warning))
         return task, record, duration, children
+
+    def next_task() -> Task | None:
+        # Tasks held for a host that has room again come first: they waited longest.
+        while reopened:
+            host = next(iter(reopened))
+            waiting_here = held.get(host)
+            if not waiting_here or in_flight[host] >= per_host:
+                # Emptied, or full again: a fetch of it that ends reopens it.
+                reopened.discard(host)
+                continue
+            task = waiting_here.popleft()
+            if not waiting_here:
+                del held[host]
+            return task
+        return pending.popleft() if pending else None
 
     def run(task: Task, defer: bool) -> tuple[NewCapture | Unextracted, float]:
         started = time.monotonic()
@@ -187,11 +208,10 @@ def archive(
                 # an extraction, so stopping them at a full queue leaves the workers idle later);
                 # the total in hand stays bounded.
                 while (
-                    pending
-                    and len(fetching) < workers
+                    len(fetching) < workers
                     and len(fetching) + len(extracting) < workers + backlog
+                    and (task := next_task()) is not None
                 ):
-                    task = pending.popleft()
                     key = _key(task.url)
                     if key in seen:
                         # Already captured (or being captured) in this run: link, don't refetch.
@@ -201,6 +221,13 @@ def archive(
                         elif task.parent_id is not None:
                             waiting.setdefault(key, []).append(task)
                         continue
+                    host = task.host if per_host > 0 else None
+                    if host is not None:
+                        if in_flight[host] >= per_host:
+                            # Other hosts go first; this one resumes when a fetch of it ends.
+                            held.setdefault(host, deque()).append(task)
+                            continue
+                        in_flight[host] += 1
                     seen[key] = None
                     fetching[threads.submit(run, task, pool is not None)] = task
                 if not (fetching or extracting or ready or relinks):
@@ -215,6 +242,11 @@ def archive(
                     wait(busy, timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in [f for f in fetching if f.done()]:
                     task = fetching.pop(future)
+                    host = task.host if per_host > 0 else None
+                    if host is not None:
+                        in_flight[host] -= 1
+                        if host in held:
+                            reopened.add(host)
                     record, started = future.result()
                     if isinstance(record, Unextracted):
                         assert pool is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -12,6 +13,7 @@ from archiver.config import Config
 from archiver.model import Post, Status
 from archiver.store import models
 from archiver.store.captures import NewCapture, capture_links, resolve_capture
+from archiver.urls import is_shortener
 
 # The use case logs as `archiver.archive`, whichever module a line comes from: the name heads
 # each of its lines in the CLI's and the daemon's log output.
@@ -28,6 +30,17 @@ class Task:
     link_url: str | None  # the parent's link row this capture answers
     kind: str  # link | media | embed | quote | reply
     embedded: Post | None = None  # a post delivered inline by its parent: no fetch needed
+
+    @property
+    def host(self) -> str | None:
+        """The host whose politeness limit this capture counts against, if any."""
+        if self.embedded is not None:
+            return None
+        try:
+            host = (urlsplit(self.url.strip()).hostname or "").lower().removeprefix("www.")
+        except ValueError:  # refused with a clear error when fetched; no host to spare
+            return None
+        return None if not host or is_shortener(host) else host
 
 
 def follow(record: NewCapture, task: Task, config: Config) -> tuple[list[Task], str | None]:
