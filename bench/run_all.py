@@ -110,7 +110,8 @@ def render_throughput(data: dict[str, Any]) -> list[str]:
         f"(copies of the {params['distinct_pages']} benchmark pages, each made unique), served "
         f"from 127.0.0.1 with {params['delay_s'] * 1000:.0f} ms of delay on every response, "
         f"archived by `archiver archive --from-file` (depth 1, archive.concurrency = "
-        f"{params.get('concurrency', 8)}) into a fresh SQLite database.",
+        f"{params.get('concurrency', 8)}, no per-host limit: the one local host stands in for "
+        "many sites) into a fresh SQLite database.",
         "",
         "| measure | value | target | met |",
         "|---|---|---|---|",
