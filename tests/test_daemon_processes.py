@@ -156,7 +156,9 @@ def test_a_daemon_killed_mid_run_loses_nothing_and_duplicates_nothing(
     db: Engine, db_url: str, site: Site, tmp_path: Path
 ) -> None:
     urls = queue_pages(db, site, 24, delay=0.4)
-    config = write_config(tmp_path / "config.toml", db_url)
+    # Leases short enough to expire soon after the kill, long enough that a busy machine does
+    # not let one lapse between renewals (every lease_seconds / 3) while the daemon is alive.
+    config = write_config(tmp_path / "config.toml", db_url, lease_seconds=4)
     first = DaemonProcess(config)
     try:
         wait_for(lambda: count_jobs(db, JobState.DONE) >= 6, 60, "six jobs done")
@@ -168,8 +170,11 @@ def test_a_daemon_killed_mid_run_loses_nothing_and_duplicates_nothing(
     done_before = count_jobs(db, JobState.DONE)
     leased = count_jobs(db, JobState.LEASED)
     assert leased > 0 and done_before < 24
-    time.sleep(2.2)  # lease_seconds: the dead daemon's leases expire
-    DaemonProcess(config, "--once").wait(120)
+    time.sleep(4.2)  # lease_seconds: the dead daemon's leases expire
+    # The second daemon leases for longer, so that on a slow machine none of its own leases
+    # expires: every expired attempt counted below is one the killed daemon left.
+    patient = write_config(tmp_path / "patient.toml", db_url, lease_seconds=60)
+    DaemonProcess(patient, "--once").wait(120)
     assert_each_job_captured_once(db, urls)
     with Session(db) as session:
         retried = session.scalars(
