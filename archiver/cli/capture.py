@@ -8,24 +8,25 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from archiver.archiving import CaptureOutcome, archive
 from archiver.cli import app, database, fail, print_json, state
 from archiver.config import MEDIA_CHOICES
 from archiver.errors import ArchiverError
 from archiver.model import Status
-from archiver.platforms import bluesky
 from archiver.queue import enqueue, utcnow, write_session
 from archiver.store import captures as store
 from archiver.store import models
 from archiver.store.db import session_factory
 from archiver.urls import normalise_url, redact_url, validate_url
 from archiver.watches import add_watch, parse_interval, record_capture
+
+if TYPE_CHECKING:
+    from archiver.archiving import CaptureOutcome
 
 
 def _read_urls(urls: list[str], from_file: Path | None) -> list[str]:
@@ -86,6 +87,10 @@ def archive_command(
         # Queued jobs are captured with the daemon's configuration (--media does not travel).
         _queue_urls(targets, depth)
         return
+    # The capture stack (HTTP, platforms, extraction) loads only for the commands that capture,
+    # so that `show`, `search` and the other questions start quickly.
+    from archiver.archiving import archive
+
     watched = _watch_urls(targets, watch, depth) if watch else {}
     failed_requested: list[CaptureOutcome] = []
     printed: list[int] = []
@@ -184,6 +189,8 @@ def _note_watched(engine: Engine, watch_id: int, outcome: CaptureOutcome) -> Non
 def _lookup_keys(url: str) -> list[str]:
     keys = [url.strip()]
     if keys[0].startswith("at://"):
+        from archiver.platforms import bluesky
+
         url = bluesky.web_url(keys[0])  # archived under the post's bsky.app address
         keys.append(url)
     for transform in (validate_url, normalise_url):

@@ -10,10 +10,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from archiver.cli import app, database, print_json, state, when
-from archiver.daemon import Daemon, archive_job, stop_on_signals
-from archiver.fetch import Fetcher
 from archiver.queue import queue_status, utcnow, write_session
-from archiver.schedule import serve
 from archiver.watches import add_watch, list_watches, parse_interval, remove_watch, set_paused
 
 watch_app = typer.Typer(
@@ -120,6 +117,11 @@ def daemon_command(
     ] = 30.0,
 ) -> None:
     """Capture queued jobs and due watches until SIGTERM or Ctrl-C (or, with --once, until idle)."""
+    # The capture stack loads only here: `status` and `watch` start quickly without it.
+    from archiver.daemon import Daemon, archive_job, stop_on_signals
+    from archiver.fetch import Fetcher
+    from archiver.schedule import serve
+
     config = state.config
     archiver_log = logging.getLogger("archiver")
     if archiver_log.getEffectiveLevel() > logging.INFO:
