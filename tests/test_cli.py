@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import typer.main
 from typer.core import TyperGroup
 
 from archiver.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_help_lists_every_command_in_its_order() -> None:
@@ -22,3 +28,20 @@ def test_help_lists_every_command_in_its_order() -> None:
     assert isinstance(db, TyperGroup) and isinstance(watch, TyperGroup)
     assert list(db.commands) == ["upgrade"]
     assert list(watch.commands) == ["add", "list", "remove", "pause", "resume"]
+
+
+def test_the_question_commands_do_not_load_the_capture_stack() -> None:
+    """Only `archive` and `daemon` need HTTP, the platforms and extraction: the rest start fast."""
+    heavy = (
+        "httpx",
+        "bs4",
+        "trafilatura",
+        "archiver.archiving",
+        "archiver.fetch",
+        "archiver.daemon",
+    )
+    probe = f"import sys, archiver.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
