@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from archiver.model import utc_iso
 from archiver.store import models
+from archiver.store.bodies import CorruptBody, decompress
 
 #: Arbitrary constant key of the PostgreSQL advisory lock that serialises chain appends.
 CHAIN_LOCK_KEY = 0x61726368_69766572 & 0x7FFFFFFFFFFFFFFF
@@ -231,15 +231,10 @@ def _check_bodies(session: Session) -> Iterator[Problem | None]:
 
 
 def _check_body(sha: str, compression: str, data: bytes) -> Problem | None:
-    if compression == "zlib":
-        try:
-            raw = zlib.decompress(data)
-        except zlib.error as exc:
-            return Problem("body", None, sha, f"stored body does not decompress: {exc}")
-    elif compression in ("", "none", "identity"):
-        raw = data
-    else:
-        return Problem("body", None, sha, f"unknown compression {compression!r}")
+    try:
+        raw = decompress(compression, data)
+    except CorruptBody as exc:
+        return Problem("body", None, sha, str(exc))
     actual = hashlib.sha256(raw).hexdigest()
     if actual != sha:
         return Problem("body", None, sha, f"body bytes hash to {actual}")

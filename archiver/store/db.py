@@ -79,6 +79,10 @@ def head_revision() -> str | None:
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
+def known_revisions() -> set[str]:
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
@@ -100,6 +104,12 @@ def open_database(url: str) -> Engine:
                     "archiver schema revision; point ARCHIVER_DATABASE_URL at an archiver database."
                 )
             upgrade(engine)
+        elif current not in known_revisions():
+            raise SchemaOutdated(
+                f"The database is at schema revision {current}, which this archiver "
+                f"({head_revision()}) does not know: it was written by a newer archiver. "
+                "Upgrade archiver, or downgrade the database with the newer one."
+            )
         elif current != head_revision():
             raise SchemaOutdated(
                 f"The database is at schema revision {current}, this archiver needs "

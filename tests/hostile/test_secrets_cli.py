@@ -7,11 +7,11 @@ import base64
 import gzip
 import socket
 import sqlite3
-import zlib
 from pathlib import Path
 
 import pytest
 
+from archiver.store.bodies import decompress
 from tests.fixtures.cli import ArchiverCLI
 from tests.hostile_server import ForwardProxy, HostileServer
 
@@ -37,10 +37,13 @@ def _database_text(database: Path) -> str:
     with sqlite3.connect(database) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
-            for row in conn.execute(f'SELECT * FROM "{table}"'):
-                for value in row:
+            cursor = conn.execute(f'SELECT * FROM "{table}"')
+            names = [d[0] for d in cursor.description]
+            for row in cursor:
+                for name, value in zip(names, row, strict=True):
                     if isinstance(value, bytes):
-                        value = zlib.decompress(value) if table == "bodies" else value
+                        if table == "bodies" and name == "data":
+                            value = decompress(row[names.index("compression")], value)
                         values.append(value.decode("utf-8", "replace"))
                     else:
                         values.append(str(value))
