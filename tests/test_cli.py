@@ -45,3 +45,21 @@ def test_the_question_commands_do_not_load_the_capture_stack() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_opening_an_up_to_date_archive_does_not_load_alembic(tmp_path: Path) -> None:
+    """Every command checks the schema revision; only migrating needs alembic and its templates."""
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    probe = (
+        "import sys; from archiver.store.db import open_database; "
+        f"open_database({url!r}).dispose(); print('alembic' in sys.modules)"
+    )
+
+    def opened() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    assert opened() == "True"  # a fresh file is migrated
+    assert opened() == "False"  # then only its revision is read

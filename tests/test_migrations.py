@@ -13,8 +13,21 @@ from archiver.store.db import (
     head_revision,
     make_engine,
     open_database,
+    revisions,
     upgrade,
 )
+
+
+def test_shipped_revisions_are_alembics_chain_in_order(sqlite_url: str) -> None:
+    """The revision check reads migration file names; alembic's own chain must agree with them."""
+    engine = make_engine(sqlite_url)
+    try:
+        script = ScriptDirectory.from_config(alembic_config(engine))
+        chain = [s.revision for s in script.walk_revisions()][::-1]
+        assert revisions() == chain
+        assert head_revision() == script.get_current_head() == chain[-1]
+    finally:
+        engine.dispose()
 
 
 def test_fresh_database_is_migrated_to_head(db_url: str) -> None:

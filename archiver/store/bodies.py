@@ -19,7 +19,7 @@ from archiver.store.records import NewCapture
 #: How new bodies are stored. Compression sits on the capture path of every new body: on news
 #: pages zstd at level 3 takes about a third of the CPU of zlib at level 3 and a tenth less space,
 #: and decompresses two to three times faster. Bodies stored as zlib by earlier versions stay
-#: readable; `archiver db downgrade` past 0005 recompresses them as zlib.
+#: readable; downgrading the schema past migration 0005 recompresses zstd bodies as zlib.
 BODY_COMPRESSION = "zstd"
 BODY_COMPRESSION_LEVEL = 3
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.errors import SchemaOutdated, StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -69,26 +68,44 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
+    # Alembic (and the template engine it brings) loads only to migrate: every command checks
+    # the schema revision, which needs neither.
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
 
 
+def revisions() -> list[str]:
+    """The revisions this archiver ships, oldest first: each migration file starts with its id."""
+    return sorted(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    known = revisions()
+    return known[-1] if known else None
 
 
 def known_revisions() -> set[str]:
-    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+    return set(revisions())
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision, or None for a database without one (a fresh one)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(found) > 1:
+        raise SchemaOutdated(f"The database is at several schema revisions at once: {found}")
+    return str(found[0]) if found else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
@@ -108,7 +125,7 @@ def open_database(url: str) -> Engine:
             raise SchemaOutdated(
                 f"The database is at schema revision {current}, which this archiver "
                 f"({head_revision()}) does not know: it was written by a newer archiver. "
-                "Upgrade archiver, or downgrade the database with the newer one."
+                "Upgrade archiver to open it."
             )
         elif current != head_revision():
             raise SchemaOutdated(
