@@ -138,3 +138,26 @@ def test_a_database_from_a_newer_archiver_is_refused_by_name(db_url: str) -> Non
                 sa.text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()}
             )
         engine.dispose()
+
+
+def test_downgrade_stops_at_a_corrupt_zstd_body_and_changes_nothing(sqlite_url: str) -> None:
+    engine = open_database(sqlite_url)
+    try:
+        with Session(engine) as session, session.begin():
+            good = put_body(session, PAGE)
+            bad = put_body(session, b"a body that will lose its end" * 50)
+            session.execute(
+                sa.update(models.Body)
+                .where(models.Body.sha256 == bad)
+                .values(data=compress(b"a body that will lose its end" * 50)[:-8])
+            )
+        with pytest.raises(RuntimeError, match=f"body {bad} is truncated"):
+            command.downgrade(alembic_config(engine), "0004")
+        with engine.connect() as conn:
+            kinds = set(conn.execute(sa.text("SELECT compression FROM bodies")).scalars())
+            version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        assert (kinds, version) == ({"zstd"}, head_revision())
+        with Session(engine) as session:
+            assert get_body(session, good) == PAGE
+    finally:
+        engine.dispose()

@@ -106,13 +106,12 @@ def put_bodies(session: Session, records: Sequence[NewCapture]) -> dict[int, str
             session.connection().execute(_KNOWN_BODIES, {"digests": list(chunk)}).scalars()
         )
     now = datetime.now().astimezone()
-    compressor = zstandard.ZstdCompressor(level=BODY_COMPRESSION_LEVEL)
     new = [
         {
             "sha256": digest,
             "size": len(body),
             "compression": BODY_COMPRESSION,
-            "data": compressor.compress(body),
+            "data": compress(body),
             "created_at": now,
         }
         for digest, body in data.items()

@@ -50,18 +50,25 @@ def downgrade() -> None:
         ).all()
         if not rows:
             return
-        decompressor = zstandard.ZstdDecompressor()
         connection.execute(
             _bodies.update()
             .where(_bodies.c.sha256 == sa.bindparam("key"))
             .values(compression="zlib", data=sa.bindparam("zlib_data")),
             [
-                {
-                    "key": sha256,
-                    "zlib_data": zlib.compress(
-                        decompressor.decompressobj().decompress(data), _ZLIB_LEVEL
-                    ),
-                }
+                {"key": sha256, "zlib_data": zlib.compress(_unzstd(sha256, data), _ZLIB_LEVEL)}
                 for sha256, data in rows
             ],
         )
+
+
+def _unzstd(sha256: str, data: bytes) -> bytes:
+    stream = zstandard.ZstdDecompressor().decompressobj()
+    try:
+        raw = stream.decompress(data)
+    except zstandard.ZstdError as exc:
+        raise RuntimeError(
+            f"body {sha256} does not decompress ({exc}); nothing was changed"
+        ) from exc
+    if not stream.eof or stream.unused_data:
+        raise RuntimeError(f"body {sha256} is truncated or has trailing bytes; nothing was changed")
+    return raw
