@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ import typer.main
 from typer.core import TyperGroup
 
 from archiver.cli import app
+from archiver.store.db import head_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,3 +66,32 @@ def test_opening_an_up_to_date_archive_does_not_load_alembic(tmp_path: Path) -> 
 
     assert opened() == "True"  # a fresh file is migrated
     assert opened() == "False"  # then only its revision is read
+
+
+def test_db_upgrade_says_what_it_did_and_refuses_a_newer_database(tmp_path: Path) -> None:
+    database = tmp_path / "archive.db"
+    env = {**os.environ, "ARCHIVER_DATABASE_URL": f"sqlite:///{database}"}
+
+    def upgrade() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "archiver", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+
+    head = head_revision()
+    first = upgrade()
+    assert first.returncode == 0
+    assert f"upgraded from schema revision none (new) to {head}" in first.stderr
+    again = upgrade()
+    assert again.returncode == 0
+    assert f"already at schema revision {head}" in again.stderr
+    with sqlite3.connect(database) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    conn.close()
+    newer = upgrade()
+    assert newer.returncode != 0
+    assert "written by a newer archiver" in newer.stderr
+    assert "Traceback" not in newer.stderr

@@ -23,7 +23,14 @@ from archiver import __version__
 from archiver.config import Config, load_config
 from archiver.errors import ArchiverError
 from archiver.model import utc_iso
-from archiver.store.db import make_engine, open_database, upgrade
+from archiver.store.db import (
+    current_revision,
+    head_revision,
+    known_revisions,
+    make_engine,
+    open_database,
+    upgrade,
+)
 from archiver.urls import redact_text
 
 app = typer.Typer(
@@ -119,10 +126,23 @@ def db_upgrade_command() -> None:
     """Migrate the database to this version's schema (back it up first)."""
     engine = make_engine(state.config.database_url)
     try:
+        before = current_revision(engine)
+        if before is not None and before not in known_revisions():
+            raise fail(
+                f"the database is at schema revision {before}, which this archiver "
+                f"({head_revision()}) does not know: it was written by a newer archiver"
+            )
         upgrade(engine)
     finally:
         engine.dispose()
-    typer.echo("archiver: database is up to date", err=True)
+    if before == head_revision():
+        typer.echo(f"archiver: the database is already at schema revision {before}", err=True)
+    else:
+        typer.echo(
+            f"archiver: database upgraded from schema revision {before or 'none (new)'} "
+            f"to {head_revision()}",
+            err=True,
+        )
 
 
 def main() -> None:
