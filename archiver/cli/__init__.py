@@ -26,9 +26,9 @@ from archiver.model import utc_iso
 from archiver.store.db import (
     current_revision,
     head_revision,
-    known_revisions,
     make_engine,
     open_database,
+    refuse_unknown,
     upgrade,
 )
 from archiver.urls import redact_text
@@ -127,11 +127,7 @@ def db_upgrade_command() -> None:
     engine = make_engine(state.config.database_url)
     try:
         before = current_revision(engine)
-        if before is not None and before not in known_revisions():
-            raise fail(
-                f"the database is at schema revision {before}, which this archiver "
-                f"({head_revision()}) does not know: it was written by a newer archiver"
-            )
+        refuse_unknown(before)
         upgrade(engine)
     finally:
         engine.dispose()

@@ -88,8 +88,14 @@ def head_revision() -> str | None:
     return known[-1] if known else None
 
 
-def known_revisions() -> set[str]:
-    return set(revisions())
+def refuse_unknown(current: str | None) -> None:
+    """SchemaOutdated if the database is at a revision this archiver does not ship."""
+    if current is not None and current not in revisions():
+        raise SchemaOutdated(
+            f"The database is at schema revision {current}, which this archiver "
+            f"({head_revision()}) does not know: it was written by a newer archiver. "
+            "Upgrade archiver to open it."
+        )
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -114,6 +120,7 @@ def open_database(url: str) -> Engine:
     engine = make_engine(url)
     try:
         current = current_revision(engine)
+        refuse_unknown(current)
         if current is None:
             if sa.inspect(engine).get_table_names():
                 raise SchemaOutdated(
@@ -121,12 +128,6 @@ def open_database(url: str) -> Engine:
                     "archiver schema revision; point ARCHIVER_DATABASE_URL at an archiver database."
                 )
             upgrade(engine)
-        elif current not in known_revisions():
-            raise SchemaOutdated(
-                f"The database is at schema revision {current}, which this archiver "
-                f"({head_revision()}) does not know: it was written by a newer archiver. "
-                "Upgrade archiver to open it."
-            )
         elif current != head_revision():
             raise SchemaOutdated(
                 f"The database is at schema revision {current}, this archiver needs "
