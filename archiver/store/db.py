@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-#: Page cache per SQLite connection, in KiB.
-SQLITE_CACHE_KIB = 32 * 1024
 
 
 def normalise_url(url: str) -> str:
@@ -37,9 +35,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # SQLite's default page cache is 2 MB; the full-text and passage indexes take random inserts
-    # that miss it on any real archive. Pages are allocated only as they are used.
-    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
