@@ -140,8 +140,8 @@ def test_a_database_from_a_newer_archiver_is_refused_by_name(db_url: str) -> Non
         engine.dispose()
 
 
-def test_downgrade_stops_at_a_corrupt_zstd_body_and_changes_nothing(sqlite_url: str) -> None:
-    engine = open_database(sqlite_url)
+def test_downgrade_stops_at_a_corrupt_zstd_body_and_changes_nothing(db_url: str) -> None:
+    engine = open_database(db_url)
     try:
         with Session(engine) as session, session.begin():
             good = put_body(session, PAGE)
