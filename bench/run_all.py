@@ -143,6 +143,19 @@ def render_throughput(data: dict[str, Any]) -> list[str]:
         f"/ extraction bound | {_fmt(ratios.get('cpu_ceiling_captures_per_s'))} / "
         f"{_fmt(ratios.get('cpu_ceiling_vs_extraction_bound'), 2)} "
         f"(cores busy in the run: {_fmt(a.get('cores_busy'), 2)}) | | |",
+        f"| CPU per capture of the local web server (same cores, counted in the ceiling) | "
+        f"{_fmt((a.get('server_cpu_s_per_capture') or 0) * 1000)} ms | | |",
+    ]
+    floor = data.get("fetch_floor")
+    if floor:
+        lines.append(
+            "| fetching alone (httpx in threads, nothing stored): CPU per capture, client / "
+            f"server; ceiling of fetch + extract, / extraction bound | "
+            f"{_fmt(floor['cpu_s_per_capture'] * 1000)} ms / "
+            f"{_fmt(floor['server_cpu_s_per_capture'] * 1000)} ms; "
+            f"{_fmt(ratios.get('fetch_and_extract_ceiling_vs_extraction_bound'), 2)} | | |"
+        )
+    lines += [
         f"| peak memory: largest process (ru_maxrss) / whole tree (PSS) | "
         f"{_fmt(a['max_rss_mb'], 0)} MB / {_fmt(a['peak_pss_mb'], 0)} MB | < 300 MB | "
         f"{_met(targets.get('peak_memory_mb'))} |",

@@ -12,7 +12,9 @@ Baselines, measured in the same run on the same pages, because these machines ar
 ratios travel:
 - extraction bound: the same pages extracted from memory by `archiver.extract.extract_page` in
   one process per core, no I/O at all;
-- sequential loop: a plain httpx + trafilatura fetch-and-extract loop against the same server.
+- sequential loop: a plain httpx + trafilatura fetch-and-extract loop against the same server;
+- fetching alone: the same URLs fetched with httpx in threads, nothing extracted or stored, for
+  the CPU that any httpx-based archiver spends before its own work (the server's share included).
 
 Then the same URLs are archived again (pages unchanged) to measure how much the database grows per
 capture, and fresh runs at --memory-urls sizes check that memory stays flat.
@@ -94,6 +96,8 @@ class Site:
 
     def __init__(self, pages: Sequence[bytes], base: str) -> None:
         self.base = base
+        #: The serving process, whose CPU shares the machine with what is measured.
+        self.server_pid: int | None = None
         self._split: list[tuple[bytes, bytes]] = []
         for page in pages:
             match = _HEAD.search(page)
@@ -262,7 +266,9 @@ def local_web(pages: Sequence[bytes], delay: float) -> Iterator[Site]:
         if not parent.poll(30):
             raise SystemExit("the local web server did not start")
         port = parent.recv()
-        yield Site(pages, f"http://127.0.0.1:{port}")
+        site = Site(pages, f"http://127.0.0.1:{port}")
+        site.server_pid = process.pid
+        yield site
     finally:
         process.terminate()
         process.join(5)
@@ -285,6 +291,8 @@ class Run:
     #: CPU of the `archiver` process alone (fetching, writing): the rest is its extraction workers.
     #: Sampled from /proc every 0.25 s, so its last fraction of a second is missing.
     main_cpu_s: float
+    #: CPU the local web server spent answering this run, on the same cores.
+    server_cpu_s: float
     max_rss_mb: float
     peak_pss_mb: float
     db_bytes_before: int
@@ -312,6 +320,9 @@ class Run:
             if self.captures
             else None,
             "workers_cpu_s_per_capture": round((self.cpu_s - self.main_cpu_s) / self.captures, 5)
+            if self.captures
+            else None,
+            "server_cpu_s_per_capture": round(self.server_cpu_s / self.captures, 5)
             if self.captures
             else None,
             "cores_busy": round(self.cpu_s / self.wall_s, 2) if self.wall_s else None,
@@ -364,6 +375,10 @@ def _cpu_seconds(pid: int) -> float:
     fields = stat[stat.rfind(b")") + 2 :].split()
     # utime and stime are fields 14 and 15 of the line, counted from the pid.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu(site: Site) -> float:
+    return _cpu_seconds(site.server_pid) if site.server_pid else 0.0
 
 
 def db_bytes(path: Path) -> int:
@@ -451,6 +466,7 @@ def run_archive(site: Site, urls: int, workdir: Path, db: Path, concurrency: int
     log = workdir / "archive.log"
     peak = 0
     main_cpu = 0.0
+    server_before = _server_cpu(site)
     stop = threading.Event()
     started = time.monotonic()
     with open(log, "ab") as err:
@@ -468,6 +484,7 @@ def run_archive(site: Site, urls: int, workdir: Path, db: Path, concurrency: int
         sampler.start()
         _pid, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started
+        server_cpu = _server_cpu(site) - server_before
         process.returncode = os.waitstatus_to_exitcode(status)
         stop.set()
         sampler.join()
@@ -484,6 +501,7 @@ def run_archive(site: Site, urls: int, workdir: Path, db: Path, concurrency: int
         steady_captures_per_s=steady,
         cpu_s=usage.ru_utime + usage.ru_stime,
         main_cpu_s=main_cpu,
+        server_cpu_s=server_cpu,
         max_rss_mb=usage.ru_maxrss / 1024,
         peak_pss_mb=peak / 1024,
         db_bytes_before=before,
@@ -550,6 +568,41 @@ def sequential_loop(site: Site, urls: int) -> dict[str, Any]:
     return {"pages": pages, "wall_s": round(wall, 3), "pages_per_s": round(pages / wall, 2)}
 
 
+def fetch_floor(site: Site, urls: int, concurrency: int) -> dict[str, Any]:
+    """CPU per capture of fetching the run's pages and nothing else, with httpx in threads.
+
+    What any archiver built on httpx spends before it extracts or stores anything (the local
+    server's share included, since it runs on the same cores). Threads, as `archiver archive`
+    uses: httpx's asyncio client costs several times more CPU per request here.
+    """
+    import resource
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    targets = [url for n in range(urls) for url in (site.post_url(n), site.short_url(n))]
+    limits = httpx.Limits(max_connections=concurrency * 2)
+    with httpx.Client(follow_redirects=True, trust_env=False, timeout=30, limits=limits) as client:
+
+        def get(url: str) -> int:
+            return len(client.get(url).content)
+
+        server_before, before = _server_cpu(site), cpu()
+        with ThreadPoolExecutor(concurrency) as pool:
+            fetched = sum(pool.map(get, targets))
+        spent, server = cpu() - before, _server_cpu(site) - server_before
+    return {
+        "captures": len(targets),
+        "bytes": fetched,
+        "cpu_s_per_capture": round(spent / len(targets), 5),
+        "server_cpu_s_per_capture": round(server / len(targets), 5),
+    }
+
+
 # --- report -----------------------------------------------------------------------------------
 
 
@@ -612,11 +665,23 @@ def evaluate(results: dict[str, Any]) -> dict[str, Any]:
     }
     # The most any pipeline spending this much CPU per capture could reach with every core busy:
     # when it sits below the target, no amount of overlap closes the gap, only less CPU does.
+    # The local server's CPU counts: it runs on the same cores.
     cores = results["machine"].get("cores") or 1
+    serving = archive.get("server_cpu_s_per_capture") or 0.0
     if archive["cpu_s_per_capture"] and bound:
-        ceiling = cores / archive["cpu_s_per_capture"]
+        ceiling = cores / (archive["cpu_s_per_capture"] + serving)
         ratios["cpu_ceiling_captures_per_s"] = round(ceiling, 1)
         ratios["cpu_ceiling_vs_extraction_bound"] = round(ceiling / bound, 3)
+    # The same ceiling for a pipeline that only fetches (httpx) and extracts (as fast as in the
+    # bound), storing nothing: what the fetching alone leaves reachable on these cores.
+    floor = results.get("fetch_floor")
+    if floor and bound:
+        spent = (
+            results["extraction_bound"]["cpu_s_per_page"]
+            + floor["cpu_s_per_capture"]
+            + floor["server_cpu_s_per_capture"]
+        )
+        ratios["fetch_and_extract_ceiling_vs_extraction_bound"] = round(cores / spent / bound, 3)
     results["ratios"] = ratios
     rss = [m["peak_pss_mb"] for m in results.get("memory", [])] or [archive["peak_pss_mb"]]
     targets = {
@@ -662,7 +727,17 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"CPU ceiling: {results['ratios']['cpu_ceiling_captures_per_s']:.1f} captures/s with "
             f"every core busy = {results['ratios']['cpu_ceiling_vs_extraction_bound']:.2f} of "
-            f"the extraction bound (cores busy in the run: {a['cores_busy']})"
+            f"the extraction bound (cores busy in the run: {a['cores_busy']}; local server "
+            f"{(a.get('server_cpu_s_per_capture') or 0) * 1000:.1f} ms CPU/capture)"
+        )
+    if "fetch_floor" in results:
+        f = results["fetch_floor"]
+        lines.append(
+            f"fetching alone (httpx, threads): {f['cpu_s_per_capture'] * 1000:.1f} ms CPU/capture "
+            f"+ {f['server_cpu_s_per_capture'] * 1000:.1f} ms in the server; fetch + extract, "
+            "storing nothing, could reach at most "
+            f"{results['ratios']['fetch_and_extract_ceiling_vs_extraction_bound']:.2f} of the "
+            "extraction bound"
         )
     if "rearchive" in results:
         r = results["rearchive"]
@@ -733,6 +808,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bounds = [extraction_bound(site, args.urls, cores)]
             say("sequential httpx + trafilatura loop …")
             results["sequential"] = sequential_loop(site, min(args.baseline_urls, args.urls))
+            say(f"fetching alone: {args.urls} URLs …")
+            results["fetch_floor"] = fetch_floor(site, args.urls, args.concurrency)
             db = workdir / "bench.sqlite3"
             say(f"archiver archive: {args.urls} URLs …")
             first = run_archive(site, args.urls, workdir, db, args.concurrency)

@@ -77,9 +77,22 @@ def test_throughput_bench_reports_sane_figures(results: dict[str, Any]) -> None:
     assert results["sequential"]["pages"] == 4
     assert results["ratios"]["vs_extraction_bound"] > 0
     assert results["ratios"]["vs_sequential"] > 0
+    # The local server answered every request of the run, on the same cores: its CPU counts.
+    assert first["server_cpu_s_per_capture"] > 0
     ceiling = results["ratios"]["cpu_ceiling_captures_per_s"]
     assert ceiling == pytest.approx(
-        results["machine"]["cores"] / first["cpu_s_per_capture"], rel=0.01
+        results["machine"]["cores"]
+        / (first["cpu_s_per_capture"] + first["server_cpu_s_per_capture"]),
+        rel=0.01,
+    )
+    floor = results["fetch_floor"]
+    assert floor["captures"] == 2 * URLS and floor["bytes"] > 0
+    assert floor["cpu_s_per_capture"] > 0 and floor["server_cpu_s_per_capture"] > 0
+    # Fetching alone costs less than the whole capture, so its ceiling is the higher one.
+    assert floor["cpu_s_per_capture"] < first["cpu_s_per_capture"]
+    assert (
+        results["ratios"]["fetch_and_extract_ceiling_vs_extraction_bound"]
+        > results["ratios"]["cpu_ceiling_vs_extraction_bound"]
     )
     assert [m["urls"] for m in results["memory"]] == [3, 6]
     assert set(results["targets"]) >= {
@@ -106,6 +119,9 @@ def test_run_all_writes_the_figures_and_says_what_was_not_measured(
     )
     ratio = results["ratios"]["vs_extraction_bound"]
     assert f"| throughput / extraction bound | {ratio:,.2f} | ≥ 0.80 |" in text
+    reachable = results["ratios"]["fetch_and_extract_ceiling_vs_extraction_bound"]
+    assert "ceiling of fetch + extract, / extraction bound | " in text
+    assert f"; {reachable:,.2f} | | |" in text
     assert f"{results['archive']['captures_per_s']:,.1f}" in text
     assert results["machine"]["cpu"] in text and "commit abc1234" in text
     assert "`python bench/run_all.py --out BENCHMARKS.md`" in text
