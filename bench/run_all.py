@@ -155,6 +155,14 @@ def render_throughput(data: dict[str, Any]) -> list[str]:
             f"{_fmt(floor['server_cpu_s_per_capture'] * 1000)} ms; "
             f"{_fmt(ratios.get('fetch_and_extract_ceiling_vs_extraction_bound'), 2)} | | |"
         )
+    least = data.get("store_floor")
+    if least:
+        lines.append(
+            "| storing the least (hash, zstd, plain sqlite3 row, FTS5, passage fingerprints): "
+            "CPU per capture; ceiling of fetch + extract + that, / extraction bound | "
+            f"{_fmt(least['cpu_s_per_capture'] * 1000)} ms; "
+            f"{_fmt(ratios.get('minimal_archive_ceiling_vs_extraction_bound'), 2)} | | |"
+        )
     lines += [
         f"| peak memory: largest process (ru_maxrss) / whole tree (PSS) | "
         f"{_fmt(a['max_rss_mb'], 0)} MB / {_fmt(a['peak_pss_mb'], 0)} MB | < 300 MB | "
