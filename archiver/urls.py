@@ -238,6 +238,19 @@ SHORTENERS = frozenset(
 )  # fmt: skip
 
 
+def site_host(url: str) -> str:
+    """The host a site's politeness limits count against ('' when the URL has none).
+
+    Lower-case, without a trailing dot or a leading `www.` label: www.example.com and
+    example.com are one site to be polite to, in CLI batches and in the daemon's queue alike.
+    """
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:  # refused with a clear error when fetched
+        return ""
+    return host.lower().rstrip(".").removeprefix("www.")
+
+
 def is_shortener(host: str) -> bool:
     """True for well-known short-link hosts, whose only content is a redirect."""
     host = host.lower().rstrip(".")

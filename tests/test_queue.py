@@ -228,6 +228,24 @@ def test_per_host_concurrency(engine: Engine) -> None:
     assert len(take(engine, T0, config)) == (1 if "busy" in claimed[0].url else 0)
 
 
+def test_www_and_the_bare_host_are_one_host(engine: Engine) -> None:
+    """Limits and backoff count www.example.com and example.com together, as CLI batches do."""
+    add(engine, "https://www.same.example/1", "https://same.example/2", "https://SAME.example./3")
+    config = DaemonConfig(
+        per_host_delay_seconds=0, per_host_concurrency=1, backoff_base_seconds=100
+    )
+    [first] = take(engine, T0, config)
+    assert take(engine, T0, config) == []
+    limited = JobResult(Status.FAILED, error="rate-limited: 429 Too Many Requests", retry_after=50)
+    report(engine, first, limited, T0, config)
+    with Session(engine) as session:
+        assert session.get(HostState, "www.same.example") is None
+        state = session.get(HostState, "same.example")
+        assert state is not None and as_utc(state.backoff_until) == T0 + timedelta(seconds=50)
+    assert take(engine, T0 + timedelta(seconds=49), config) == []
+    assert len(take(engine, T0 + timedelta(seconds=50), config)) == 1
+
+
 def test_per_host_delay(engine: Engine) -> None:
     add(engine, *[f"https://slow.example/{i}" for i in range(3)])
     config = DaemonConfig(per_host_delay_seconds=10, per_host_concurrency=5)

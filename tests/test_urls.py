@@ -17,6 +17,7 @@ from archiver.urls import (
     is_shortener,
     normalise_url,
     redact_url,
+    site_host,
     unshim,
     validate_url,
 )
@@ -192,6 +193,25 @@ def test_unshim_leaves_other_urls(url: str) -> None:
 )
 def test_is_shortener(host: str, expected: bool) -> None:
     assert is_shortener(host) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://www.Example.com/a", "example.com"),
+        ("https://example.com./a", "example.com"),
+        ("http://user@WWW.example.com:8080/", "example.com"),
+        ("https://www2.example.com/", "www2.example.com"),
+        ("https://www.www.example.com/", "www.example.com"),  # one label only
+        ("https://wwwexample.com/", "wwwexample.com"),
+        ("  https://news.example.org/x  ", "news.example.org"),
+        ("https://[::1]:8/", "::1"),
+        ("https://[::1/", ""),  # unparseable: refused later, when fetched
+        ("not a url", ""),
+    ],
+)
+def test_site_host(url: str, expected: str) -> None:
+    assert site_host(url) == expected
 
 
 # --- address policy ------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -13,7 +12,7 @@ from archiver.config import Config
 from archiver.model import Post, Status
 from archiver.store import models
 from archiver.store.captures import NewCapture, capture_links, resolve_capture
-from archiver.urls import is_shortener
+from archiver.urls import is_shortener, site_host
 
 # The use case logs as `archiver.archive`, whichever module a line comes from: the name heads
 # each of its lines in the CLI's and the daemon's log output.
@@ -36,10 +35,7 @@ class Task:
         """The host whose politeness limit this capture counts against, if any."""
         if self.embedded is not None:
             return None
-        try:
-            host = (urlsplit(self.url.strip()).hostname or "").lower().removeprefix("www.")
-        except ValueError:  # refused with a clear error when fetched; no host to spare
-            return None
+        host = site_host(self.url)
         return None if not host or is_shortener(host) else host
 
 

@@ -10,7 +10,6 @@ import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,11 +18,6 @@ from archiver.config import DaemonConfig
 from archiver.model import Status
 from archiver.queue.retries import RATE_LIMITED, JobResult, retry_delay
 from archiver.store.models import HostState
-
-
-def host_of(url: str) -> str:
-    """The host politeness and backoff are kept for."""
-    return (urlsplit(url).hostname or "").lower()
 
 
 def ensure_hosts(session: Session, hosts: Iterable[str]) -> None:

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from archiver.config import DaemonConfig
 from archiver.model import Status
-from archiver.queue.hosts import ensure_hosts, host_of
+from archiver.queue.hosts import ensure_hosts
 from archiver.store.models import Capture, Job
-from archiver.urls import validate_url
+from archiver.urls import site_host, validate_url
 
 
 class JobState(StrEnum):
@@ -66,7 +66,7 @@ def enqueue(
         session.add(job)
         session.flush()
         ids.append(job.id)
-    ensure_hosts(session, {host_of(url) for url in urls})
+    ensure_hosts(session, {site_host(url) for url in urls})
     return ids
 
 

@@ -18,10 +18,11 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from archiver.config import DaemonConfig
-from archiver.queue.hosts import ensure_hosts, host_of
+from archiver.queue.hosts import ensure_hosts
 from archiver.queue.jobs import JobState
 from archiver.queue.timestamps import as_utc_or_none
 from archiver.store.models import HostState, Job, JobAttempt
+from archiver.urls import site_host
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def claim(
     jobs = list(session.scalars(query))
     if not jobs:
         return []
-    hosts = sorted({host_of(job.url) for job in jobs})
+    hosts = sorted({site_host(job.url) for job in jobs})
     ensure_hosts(session, hosts)
     host_query = sa.select(HostState).where(HostState.host.in_(hosts)).order_by(HostState.host)
     if postgres:
@@ -83,7 +84,7 @@ def claim(
         host_query = host_query.with_for_update()
     states = {state.host: state for state in session.scalars(host_query)}
     busy = Counter(
-        host_of(url)
+        site_host(url)
         for url in session.scalars(
             sa.select(Job.url).where(Job.state == JobState.LEASED, Job.lease_expires_at > now)
         )
@@ -94,7 +95,7 @@ def claim(
     for job in jobs:
         if len(claimed) >= limit:
             break
-        host = host_of(job.url)
+        host = site_host(job.url)
         state = states[host]
         backoff_until = as_utc_or_none(state.backoff_until)
         if backoff_until is not None and backoff_until > now:

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from archiver.config import DaemonConfig
 from archiver.model import Status
-from archiver.queue.hosts import host_of, note_host
+from archiver.queue.hosts import note_host
 from archiver.queue.jobs import JobState
 from archiver.queue.leases import ClaimedJob, guarded_update
 from archiver.queue.retries import PERMANENT_ERRORS, RATE_LIMITED, JobResult, retry_delay
 from archiver.store.models import JobAttempt
+from archiver.urls import site_host
 
 
 class Finish(StrEnum):
@@ -77,5 +78,5 @@ def finish(
         )
     )
     if result.status is not None and not permanent:
-        note_host(session, host_of(job.url), result, now=now, config=config, rng=rng)
+        note_host(session, site_host(job.url), result, now=now, config=config, rng=rng)
     return outcome
