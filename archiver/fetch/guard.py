@@ -18,6 +18,7 @@ import httpx
 
 from archiver.config import FetchConfig
 from archiver.errors import BlockedAddress, NetworkError
+from archiver.fetch.pool import LinearPool
 from archiver.urls import PRIVATE_NETWORK_HINT, address_problem, check_host
 
 
@@ -118,18 +119,19 @@ class _GuardedBackend(httpcore.NetworkBackend):
 class DirectTransport(httpx.HTTPTransport):
     """httpx's transport (so test mocks still apply) with the address guard as network backend.
 
-    httpx offers no way to pass a network backend, so its connection pool is rebuilt with one.
+    httpx offers no way to pass a network backend, so its connection pool is rebuilt with one;
+    the rebuilt pool is also `LinearPool`, whose bookkeeping stays cheap with many fetches in
+    flight.
     """
 
     def __init__(self, config: FetchConfig) -> None:
         super().__init__(verify=config.verify_tls, trust_env=True)
-        if not config.allow_private_networks:
-            limits = httpx.Limits()
-            # Private httpx API (HTTPTransport._pool), pinned by the <0.29 bound.
-            self._pool = httpcore.ConnectionPool(
-                ssl_context=httpx.create_ssl_context(verify=config.verify_tls, trust_env=True),
-                max_connections=limits.max_connections,
-                max_keepalive_connections=limits.max_keepalive_connections,
-                keepalive_expiry=limits.keepalive_expiry,
-                network_backend=_GuardedBackend(),
-            )
+        limits = httpx.Limits()
+        # Private httpx API (HTTPTransport._pool), pinned by the <0.29 bound.
+        self._pool = LinearPool(
+            ssl_context=httpx.create_ssl_context(verify=config.verify_tls, trust_env=True),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=None if config.allow_private_networks else _GuardedBackend(),
+        )
