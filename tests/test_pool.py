@@ -11,7 +11,8 @@ from httpcore._sync.connection_pool import PoolRequest  # pinned: httpcore>=1.0.
 
 from archiver.config import FetchConfig
 from archiver.fetch import Fetcher
-from archiver.fetch.pool import LinearPool
+from archiver.fetch.pool import LinearHTTPProxy, LinearPool
+from tests.hostile_server import ForwardProxy
 from tests.site_server import Site
 
 
@@ -137,3 +138,17 @@ def test_many_fetches_in_flight_across_origins_all_arrive_intact(sites: list[Sit
     # Connections were reused, and the idle ones kept stay within the keep-alive limit (20).
     assert len(open_now) < len(urls) / 2
     assert sum(c.is_idle() for c in open_now) <= 20
+
+
+def test_fetches_through_a_proxy_use_the_same_pass(
+    sites: list[Site], forward_proxy: ForwardProxy
+) -> None:
+    urls = [site.url(f"/{page}") for page in range(10) for site in sites]
+    config = FetchConfig(allow_private_networks=True, proxy=forward_proxy.url)
+    with Fetcher(config) as fetcher:
+        [transport] = fetcher._client._mounts.values()
+        assert type(transport._pool) is LinearHTTPProxy  # type: ignore[union-attr]
+        with ThreadPoolExecutor(16) as threads:
+            results = list(threads.map(fetcher.get, urls))
+    assert all(r.status == 200 and r.header("via") == "1.1 test-proxy" for r in results)
+    assert sorted(s.path for s in forward_proxy.seen) == sorted(urls)

@@ -14,6 +14,7 @@ from httpx._utils import URLPattern, get_environment_proxies
 from archiver.config import FetchConfig
 from archiver.errors import ConfigError
 from archiver.fetch.failures import scrub
+from archiver.fetch.pool import linear
 from archiver.urls import redact_url
 
 
@@ -31,12 +32,14 @@ def proxy_table(config: FetchConfig) -> dict[str, str | None]:
 def proxy_transport(config: FetchConfig, proxy: str) -> httpx.HTTPTransport:
     """A transport through `proxy`. It resolves names itself; its own address is not checked."""
     try:
-        return httpx.HTTPTransport(verify=config.verify_tls, trust_env=True, proxy=proxy)
+        transport = httpx.HTTPTransport(verify=config.verify_tls, trust_env=True, proxy=proxy)
     except (ImportError, ValueError, httpx.InvalidURL) as exc:
         raise ConfigError(
             f"Cannot use the proxy {redact_url(proxy)} (from fetch.proxy or HTTP(S)_PROXY/"
             f"ALL_PROXY): {scrub(str(exc))}. Use an http:// or https:// proxy URL."
         ) from None
+    linear(transport._pool)  # private httpx API, pinned by the <0.29 bound
+    return transport
 
 
 def proxy_patterns(proxies: Mapping[str, str | None]) -> list[tuple[URLPattern, str | None]]:
