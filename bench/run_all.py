@@ -3,7 +3,7 @@
 Each benchmark runs as its own process (so one's imports and memory never colour another's) and
 hands back JSON; a benchmark that is missing or fails is reported as such, not skipped silently.
 
-    python bench/run_all.py --out BENCHMARKS.md [--quick] [--only throughput,extraction,query]
+    python bench/run_all.py --out BENCHMARKS.md [--quick] [--only throughput,extraction,fetch_pool,query]
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ BENCHMARKS = (
         (),
         ("--urls", "200", "--baseline-urls", "20", "--memory-urls", "100,400"),
     ),
+    Benchmark("fetch_pool", "fetch_pool.py", (), ("--requests", "300", "--origins", "1,4")),
     Benchmark(
         "query",
         "query.py",
@@ -211,6 +212,30 @@ def render_extraction(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def render_fetch_pool(data: dict[str, Any]) -> list[str]:
+    params = data.get("params", {})
+    lines = [
+        f"archiver's Fetcher in {params.get('threads', '?')} threads against local sites (each "
+        f"answer delayed {params.get('delay_s', 0) * 1000:.0f} ms), with its LinearPool and with "
+        f"httpcore's stock ConnectionPool, alternately, best of {params.get('rounds', '?')} "
+        "rounds each.",
+        "",
+        "| sites | requests | wall s, LinearPool / stock | CPU ms per request, LinearPool / "
+        "stock | ratio wall | ratio CPU |",
+        "|---|---|---|---|---|---|",
+    ]
+    for case in data.get("cases", []):
+        linear, stock = case["runs"]["linear"], case["runs"]["stock"]
+        lines.append(
+            f"| {case['origins']} | {case['requests']:,} | "
+            f"{_fmt(min(r['wall_s'] for r in linear))} / {_fmt(min(r['wall_s'] for r in stock))}"
+            f" | {_fmt(min(r['cpu_ms_per_request'] for r in linear), 2)} / "
+            f"{_fmt(min(r['cpu_ms_per_request'] for r in stock), 2)} | "
+            f"{_fmt(case['wall_ratio'], 2)} | {_fmt(case['cpu_ratio'], 2)} |"
+        )
+    return lines
+
+
 def render_query(data: dict[str, Any]) -> list[str]:
     lines = [
         f"{data.get('captures', '?'):,} synthetic captures, {data.get('queries', '?')} timed "
@@ -231,11 +256,13 @@ def render_query(data: dict[str, Any]) -> list[str]:
 RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "throughput": render_throughput,
     "extraction": render_extraction,
+    "fetch_pool": render_fetch_pool,
     "query": render_query,
 }
 TITLES = {
     "throughput": "Capture throughput (`bench/throughput.py`)",
     "extraction": "Extraction quality and speed (`bench/extraction.py`)",
+    "fetch_pool": "Fetching from many sites: connection pool (`bench/fetch_pool.py`)",
     "query": "Query latency (`bench/query.py`)",
 }
 

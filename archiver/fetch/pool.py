@@ -4,8 +4,9 @@ httpcore 1.0's pool reassigns requests to connections on every request start and
 pass is quadratic in the number of open connections: it counts every connection once per idle
 one (and then compares that total, not the idle count, with the keep-alive limit, so once more
 connections are open than may be kept alive, every idle one is closed and reconnected), and it
-rescans all connections for each queued request. With 32 fetches in flight it took a third of
-the fetching thread's CPU. Fixed upstream only in forks so far (encode/httpcore#1035).
+rescans all connections for each queued request. bench/fetch_pool.py measures the difference:
+fetching 3,000 pages from 12 local sites in 32 threads took about twice the time and CPU with it
+as with this pass. Fixed upstream only in forks so far (encode/httpcore#1035).
 
 This pass makes the same decisions in one walk, with three corrections: the keep-alive limit
 counts idle connections; an idle connection goes to one queued request per pass, not to all of
