@@ -11,6 +11,7 @@ from httpcore._sync.connection_pool import PoolRequest  # pinned: httpcore>=1.0.
 
 from archiver.config import FetchConfig
 from archiver.fetch import Fetcher
+from archiver.fetch.guard import _GuardedBackend
 from archiver.fetch.pool import LinearHTTPProxy, LinearPool
 from tests.hostile_server import ForwardProxy
 from tests.site_server import Site
@@ -152,3 +153,10 @@ def test_fetches_through_a_proxy_use_the_same_pass(
             results = list(threads.map(fetcher.get, urls))
     assert all(r.status == 200 and r.header("via") == "1.1 test-proxy" for r in results)
     assert sorted(s.path for s in forward_proxy.seen) == sorted(urls)
+
+
+def test_the_address_guard_stays_the_network_backend_of_the_pool() -> None:
+    with Fetcher(FetchConfig()) as fetcher:
+        pool = fetcher._client._transport._pool  # type: ignore[attr-defined]
+    assert isinstance(pool, LinearPool)
+    assert isinstance(pool._network_backend, _GuardedBackend)
