@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import json
 import random
-import resource
 import sys
 import time
 from collections.abc import Sequence
@@ -31,12 +30,14 @@ import httpx  # noqa: E402
 
 from archiver.config import FetchConfig  # noqa: E402
 from archiver.fetch import Fetcher  # noqa: E402
-from bench.throughput import Site, default_data, load_pages, local_web, machine  # noqa: E402
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+from bench.throughput import (  # noqa: E402
+    Site,
+    default_data,
+    load_pages,
+    local_web,
+    machine,
+    process_cpu,
+)
 
 
 def fetch_all(urls: Sequence[str], threads: int, stock: bool) -> dict[str, float]:
@@ -51,10 +52,10 @@ def fetch_all(urls: Sequence[str], threads: int, stock: bool) -> dict[str, float
                 max_keepalive_connections=limits.max_keepalive_connections,
                 keepalive_expiry=limits.keepalive_expiry,
             )
-        cpu, started = _cpu(), time.perf_counter()
+        cpu, started = process_cpu(), time.perf_counter()
         with ThreadPoolExecutor(threads) as pool:
             statuses = list(pool.map(lambda url: fetcher.get(url).status, urls))
-        wall, spent = time.perf_counter() - started, _cpu() - cpu
+        wall, spent = time.perf_counter() - started, process_cpu() - cpu
     if any(status != 200 for status in statuses):
         raise SystemExit(f"unexpected answers: {sorted(set(statuses))}")
     return {"wall_s": round(wall, 3), "cpu_ms_per_request": round(spent / len(urls) * 1000, 3)}

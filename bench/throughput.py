@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import platform
 import re
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -379,6 +380,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu() -> float:
+    """User + system CPU seconds of this process, all its threads, so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _server_cpu(site: Site) -> float:
     return _cpu_seconds(site.server_pid) if site.server_pid else 0.0
 
@@ -577,14 +584,9 @@ def fetch_floor(site: Site, urls: int, concurrency: int) -> dict[str, Any]:
     server's share included, since it runs on the same cores). Threads, as `archiver archive`
     uses: httpx's asyncio client costs several times more CPU per request here.
     """
-    import resource
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
-
-    def cpu() -> float:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
 
     targets = [url for n in range(urls) for url in (site.post_url(n), site.short_url(n))]
     limits = httpx.Limits(max_connections=concurrency * 2)
@@ -593,10 +595,10 @@ def fetch_floor(site: Site, urls: int, concurrency: int) -> dict[str, Any]:
         def get(url: str) -> int:
             return len(client.get(url).content)
 
-        server_before, before = _server_cpu(site), cpu()
+        server_before, before = _server_cpu(site), process_cpu()
         with ThreadPoolExecutor(concurrency) as pool:
             fetched = sum(pool.map(get, targets))
-        spent, server = cpu() - before, _server_cpu(site) - server_before
+        spent, server = process_cpu() - before, _server_cpu(site) - server_before
     return {
         "captures": len(targets),
         "bytes": fetched,
